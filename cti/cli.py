@@ -1,0 +1,97 @@
+"""The ``cti`` command.
+
+    cti check CONFIG.toml        validate a configuration and summarise it
+    cti strategies               list the routing strategies (built in and plug-ins)
+    cti diagram {agent,call,queue,trunk}
+                                 print a state machine's table as a Mermaid diagram
+
+Later releases add ``serve``, ``sim``, ``bench``, ``events``, ``agent``, ``staff``, ``ivr``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+import acd
+from cti import __version__
+from cti.config import load_config
+from cti.core import ConfigurationError
+from cti.core._fsm import mermaid
+from cti.core.agent import TABLE as AGENT_TABLE
+from cti.core.call import TABLE as CALL_TABLE
+from cti.core.queue import TABLE as QUEUE_TABLE
+from cti.core.trunk import TABLE as TRUNK_TABLE
+
+__all__ = ["main"]
+
+_TABLES: dict[str, Mapping[Any, Enum]] = {
+    "agent": AGENT_TABLE, "call": CALL_TABLE, "queue": QUEUE_TABLE, "trunk": TRUNK_TABLE,
+}
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rows = []
+    for q in config.queues:
+        stages = " then ".join(
+            (f"{s.after_s:g}s: " if len(q.skills.stages) > 1 else "")
+            + (", ".join(f"{k}>={v}" for k, v in s.requirement) or "-")
+            for s in q.skills.stages
+        )
+        members = sum(1 for a in config.agents if q.name in a.queues)
+        rows.append([q.name, q.strategy, stages, str(members), str(q.on_max_wait)])
+    print(f"{args.config}: site {config.site!r}, {len(config.queues)} queues, "
+          f"{len(config.agents)} agents, {len(config.trunks)} trunks: OK")
+    print(_table(rows, ["queue", "strategy", "skills", "agents", "on max wait"]))
+    return 0
+
+
+def _strategies(args: argparse.Namespace) -> int:
+    for name in acd.available_strategies():
+        cls = acd.strategy_class(name)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        print(f"{name:18} {cls.__module__}.{cls.__qualname__}" + (f"  {doc[0]}" if doc else ""))
+    return 0
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    print(mermaid(_TABLES[args.machine], title=f"{args.machine} state machine"))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cti", description="CTI server with an ACD core")
+    parser.add_argument("--version", action="version", version=f"cti-server {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="validate a configuration file")
+    p.add_argument("config")
+    p.set_defaults(run=_check)
+    p = sub.add_parser("strategies", help="list routing strategies")
+    p.set_defaults(run=_strategies)
+    p = sub.add_parser("diagram", help="print a state machine as a Mermaid diagram")
+    p.add_argument("machine", choices=sorted(_TABLES))
+    p.set_defaults(run=_diagram)
+    args = parser.parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""Configuration files: TOML in, a validated ``SwitchboardConfig`` out.
+
+pydantic checks the shape (types, ranges, unknown keys) at this edge; the core's own checks
+(strategies and their options, skill levels, calendars, targets, overflow cycles) run on the
+result. Every problem becomes one ``ConfigFileError`` naming the file, the entry as a dotted
+path, and what is wrong, e.g.::
+
+    site.toml: queues.billing.on_max_wait: overflow cycle: billing -> general -> billing
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+import acd
+from cti.core import (
+    AgentConfig,
+    BusinessCalendar,
+    ConfigurationError,
+    LegFailure,
+    QueueConfig,
+    RingPolicy,
+    SwitchboardConfig,
+    Target,
+    TrunkConfig,
+)
+
+__all__ = ["ConfigFileError", "load_config", "parse_config"]
+
+
+class ConfigFileError(ConfigurationError):
+    """A configuration file is invalid; the message names the file and the entry."""
+
+    def __init__(self, source: str, entry: str, problem: str) -> None:
+        super().__init__(entry, problem)
+        self.source = source
+        self.args = (f"{source}: {entry}: {problem}",)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageModel(_Model):
+    after: float = Field(0.0, ge=0, description="seconds in the queue before this stage applies")
+    require: dict[str, StrictInt] = Field(default_factory=dict)
+
+
+class QueueModel(_Model):
+    strategy: str = "least-idle"
+    options: dict[str, Any] = Field(default_factory=dict)
+    #: Either one requirement ``{billing = 5}`` or stages ``[{after = 0, require = {...}}, ...]``.
+    skills: dict[str, StrictInt] | list[StageModel] = Field(default_factory=dict)
+    priority: float = 0.0
+    max_size: int | None = Field(None, ge=0)
+    max_wait_s: float | None = Field(None, gt=0)
+    on_max_wait: str = "hangup"
+    on_full: str = "hangup"
+    on_closed: str = "hangup"
+    timezone: str = "UTC"
+    hours: dict[str, list[str]] | None = None
+    holidays: list[str] = Field(default_factory=list)
+    service_level_s: float = Field(20.0, ge=0)
+    wrap_up_s: float = Field(10.0, ge=0)
+    ring_timeout_s: float = Field(20.0, gt=0)
+    music: str = "default"
+
+
+class AgentModel(_Model):
+    name: str = ""
+    endpoint: str = ""
+    queues: list[str] = Field(default_factory=list)
+    skills: dict[str, StrictInt] = Field(default_factory=dict)
+
+
+class TrunkModel(_Model):
+    capacity: int | None = Field(None, ge=0)
+
+
+class RingModel(_Model):
+    max_misses: int = Field(3, ge=1)
+    reserve_timeout_s: float = Field(5.0, gt=0)
+    retry_s: dict[Literal["no-answer", "busy", "rejected", "unreachable"], float] = Field(
+        default_factory=dict
+    )
+
+
+class ConfigModel(_Model):
+    site: str = "default"
+    seed: int = 0
+    default_queue: str | None = None
+    blacklist: list[str] = Field(default_factory=list)
+    vip_priority_boost: float = 5.0
+    customer_lookup: bool = False
+    lookup_timeout_s: float = Field(1.0, gt=0)
+    numbers: dict[str, str] = Field(default_factory=dict)
+    ring: RingModel = RingModel()
+    trunks: dict[str, TrunkModel] = Field(default_factory=dict)
+    queues: dict[str, QueueModel] = Field(min_length=1)
+    agents: dict[str, AgentModel] = Field(default_factory=dict)
+
+
+def load_config(path: str | Path) -> SwitchboardConfig:
+    """Read and validate a TOML configuration file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigFileError(str(path), "(file)", f"cannot read: {exc.strerror}") from exc
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:
+    """Validate TOML text; ``source`` names it in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(source, "(syntax)", str(exc)) from exc
+    try:
+        model = ConfigModel.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        entry = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigFileError(source, entry, f"{err['msg']}{more}") from exc
+    try:
+        config = _to_core(model)
+        config.validate()
+    except ConfigurationError as exc:
+        raise ConfigFileError(source, exc.entry, exc.problem) from exc
+    except acd.ConfigError as exc:
+        raise ConfigFileError(source, exc.entry, exc.problem) from exc
+    return config
+
+
+def _to_core(model: ConfigModel) -> SwitchboardConfig:
+    queues = tuple(_queue(name, q) for name, q in model.queues.items())
+    agents = tuple(
+        AgentConfig(
+            agent_id=agent_id, name=a.name, skills=dict(a.skills), queues=tuple(a.queues),
+            endpoint=a.endpoint or f"user/{agent_id}",
+        )
+        for agent_id, a in model.agents.items()
+    )
+    retry = dict(RingPolicy().retry_s)
+    retry.update({LegFailure(cause): secs for cause, secs in model.ring.retry_s.items()})
+    return SwitchboardConfig(
+        site=model.site,
+        queues=queues,
+        agents=agents,
+        trunks=tuple(TrunkConfig(name, t.capacity) for name, t in model.trunks.items()),
+        numbers=dict(model.numbers),
+        default_queue=model.default_queue,
+        blacklist=frozenset(model.blacklist),
+        vip_priority_boost=model.vip_priority_boost,
+        customer_lookup=model.customer_lookup,
+        lookup_timeout_s=model.lookup_timeout_s,
+        ring=RingPolicy(
+            max_misses=model.ring.max_misses, retry_s=retry,
+            reserve_timeout_s=model.ring.reserve_timeout_s,
+        ),
+        seed=model.seed,
+    )
+
+
+def _queue(name: str, q: QueueModel) -> QueueConfig:
+    where = f"queues.{name}"
+    if isinstance(q.skills, dict):
+        stages: list[tuple[float, dict[str, int]]] = [(0.0, dict(q.skills))]
+    else:
+        stages = [(s.after, dict(s.require)) for s in q.skills]
+    return QueueConfig(
+        name=name,
+        strategy=q.strategy,
+        options=dict(q.options),
+        skills=acd.SkillSchedule.parse(f"{where}.skills", stages),
+        priority=q.priority,
+        max_size=q.max_size,
+        max_wait_s=q.max_wait_s,
+        on_max_wait=Target.parse(f"{where}.on_max_wait", q.on_max_wait),
+        on_full=Target.parse(f"{where}.on_full", q.on_full),
+        on_closed=Target.parse(f"{where}.on_closed", q.on_closed),
+        calendar=BusinessCalendar.parse(
+            entry=where, timezone=q.timezone, hours=q.hours, holidays=q.holidays
+        ),
+        service_level_s=q.service_level_s,
+        wrap_up_s=q.wrap_up_s,
+        ring_timeout_s=q.ring_timeout_s,
+        music=q.music,
+    )

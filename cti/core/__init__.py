@@ -1,0 +1,82 @@
+"""cti.core: the switchboard. Sans-IO and synchronous: time is an argument, events go in,
+commands and notifications come out. The daemon, the simulator and the benchmarks all drive
+this same code."""
+
+from cti.core.agent import Agent, AgentInput, AgentState, AgentStatistics
+from cti.core.calendar import BusinessCalendar
+from cti.core.call import Call, CallInput, CallState, Disposition
+from cti.core.commands import (
+    CancelOffer,
+    Command,
+    ConnectAgent,
+    HangUp,
+    LookupCustomer,
+    ParkWithMusic,
+    PbxCommand,
+    Play,
+    Record,
+    Redirect,
+    SetHold,
+)
+from cti.core.config import (
+    AgentConfig,
+    QueueConfig,
+    RingPolicy,
+    SwitchboardConfig,
+    Target,
+    TargetKind,
+    TrunkConfig,
+)
+from cti.core.errors import (
+    ConfigurationError,
+    CtiError,
+    InvalidTransition,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
+from cti.core.events import (
+    AgentLegAnswered,
+    AgentLegFailed,
+    AgentLegRinging,
+    AgentLogin,
+    AgentLogout,
+    AgentNotReady,
+    AgentReady,
+    CallArrived,
+    CallHungUp,
+    CustomerLookupDone,
+    Event,
+    HoldCall,
+    LegFailure,
+    RecordingDone,
+    TransferCall,
+    WrapUpDone,
+)
+from cti.core.notifications import (
+    AgentStateChanged,
+    CallEnded,
+    Notification,
+    QueueStats,
+    ScreenPop,
+    TicketCreated,
+)
+from cti.core.queue import Queue, QueueInput, QueueState, QueueStatistics
+from cti.core.records import CallRecord, CustomerRecord, Phase
+from cti.core.statistics import SwitchboardStatistics
+from cti.core.switchboard import Output, Switchboard
+from cti.core.trunk import Trunk, TrunkInput, TrunkState, TrunkStatistics
+
+__all__ = [
+    "Agent", "AgentConfig", "AgentInput", "AgentLegAnswered", "AgentLegFailed",
+    "AgentLegRinging", "AgentLogin", "AgentLogout", "AgentNotReady", "AgentReady", "AgentState",
+    "AgentStateChanged", "AgentStatistics", "BusinessCalendar", "Call", "CallArrived",
+    "CallEnded", "CallHungUp", "CallInput", "CallRecord", "CallState", "CancelOffer", "Command",
+    "ConfigurationError", "ConnectAgent", "CtiError", "CustomerLookupDone", "CustomerRecord",
+    "Disposition", "Event", "HangUp", "HoldCall", "InvalidTransition", "LegFailure",
+    "LocalProtocolError", "LookupCustomer", "Notification", "Output", "ParkWithMusic",
+    "PbxCommand", "Phase", "Play", "Queue", "QueueConfig", "QueueInput", "QueueState",
+    "QueueStatistics", "QueueStats", "Record", "RecordingDone", "Redirect", "RemoteProtocolError",
+    "RingPolicy", "ScreenPop", "SetHold", "Switchboard", "SwitchboardConfig",
+    "SwitchboardStatistics", "Target", "TargetKind", "TicketCreated", "TransferCall", "Trunk",
+    "TrunkConfig", "TrunkInput", "TrunkState", "TrunkStatistics", "WrapUpDone",
+]

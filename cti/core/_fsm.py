@@ -1,0 +1,73 @@
+"""State machines as tables.
+
+A machine's ``TABLE`` maps ``(State, Input)`` to the next ``State``. ``fire`` looks the pair up
+and either moves (keeping time-in-state accounts) or raises ``InvalidTransition`` with nothing
+changed. The side effects of an input (commands to the PBX, notifications, routing) are done by
+the switchboard's handler for that input *after* the machine accepted it, so a rejected input
+has no effect at all and the tables stay plain data that tests can enumerate and that
+``mermaid()`` can draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, ClassVar, Generic, TypeVar
+
+from cti.core.errors import InvalidTransition
+
+__all__ = ["Machine", "mermaid"]
+
+S = TypeVar("S", bound=Enum)
+I = TypeVar("I", bound=Enum)  # noqa: E741 - S and I read as in "(State, Input)"
+
+
+class Machine(Generic[S, I]):
+    """Base of the table-driven machines: an identity, a state and when it was entered."""
+
+    __slots__ = ("deadline", "ident", "since", "state", "time_in")
+
+    KIND: ClassVar[str]
+    TABLE: ClassVar[Mapping[Any, Any]]
+
+    def __init__(self, ident: str, state: S, now: float) -> None:
+        self.ident = ident
+        self.state: S = state
+        self.since = now
+        #: When the current state must be left by, if it is transient; None otherwise.
+        self.deadline: float | None = None
+        #: Seconds spent in each state, closed up to ``since``.
+        self.time_in: dict[S, float] = {}
+
+    def can(self, inp: I) -> bool:
+        return (self.state, inp) in self.TABLE
+
+    def fire(self, inp: I, now: float) -> S:
+        """Apply ``inp``; return the previous state. Raises ``InvalidTransition`` unchanged."""
+        prev = self.state
+        nxt = self.TABLE.get((prev, inp))
+        if nxt is None:
+            raise InvalidTransition(self.KIND, self.ident, prev, inp)
+        if nxt is not prev:
+            self.time_in[prev] = self.time_in.get(prev, 0.0) + (now - self.since)
+            self.since = now
+            self.deadline = None
+            self.state = nxt
+        return prev
+
+    def time_in_states(self, now: float) -> dict[str, float]:
+        """Seconds spent in each state so far, the current one included."""
+        spent = {state.name.lower(): secs for state, secs in self.time_in.items()}
+        key = self.state.name.lower()
+        spent[key] = spent.get(key, 0.0) + (now - self.since)
+        return spent
+
+
+def mermaid(table: Mapping[Any, Enum], title: str = "") -> str:
+    """A Mermaid ``stateDiagram-v2`` of a machine's table (``cti diagram`` prints these)."""
+    lines = ["stateDiagram-v2"]
+    if title:
+        lines.insert(0, f"---\ntitle: {title}\n---")
+    for (state, inp), nxt in table.items():
+        lines.append(f"    {state.name} --> {nxt.name}: {inp.name}")
+    return "\n".join(lines)

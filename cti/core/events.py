@@ -1,0 +1,161 @@
+"""Inputs to the switchboard: PBX events, agent commands, and results the shell fetched.
+
+All are frozen slotted dataclasses; adapters and the simulator build them, the switchboard
+consumes them with ``Switchboard.handle(event, now)``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cti.core.records import EMPTY, CustomerRecord
+
+__all__ = [
+    "AgentLegAnswered",
+    "AgentLegFailed",
+    "AgentLegRinging",
+    "AgentLogin",
+    "AgentLogout",
+    "AgentNotReady",
+    "AgentReady",
+    "CallArrived",
+    "CallHungUp",
+    "CustomerLookupDone",
+    "Event",
+    "HoldCall",
+    "LegFailure",
+    "RecordingDone",
+    "TransferCall",
+    "WrapUpDone",
+]
+
+
+class LegFailure(enum.Enum):
+    """Why an agent's leg did not answer; each has its own retry delay (``RingPolicy``)."""
+
+    NO_ANSWER = "no-answer"
+    BUSY = "busy"
+    REJECTED = "rejected"
+    UNREACHABLE = "unreachable"
+
+
+class Event:
+    """Base of everything ``Switchboard.handle`` accepts."""
+
+    __slots__ = ()
+
+
+# -- PBX events -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallArrived(Event):
+    """A call reached the ACD. ``queue`` routes it directly; otherwise the dialed number does."""
+
+    call_id: str
+    caller: str
+    dialed: str
+    trunk: str = "default"
+    queue: str | None = None
+    priority: float | None = None
+    #: Data collected before routing (IVR digits, channel variables); follows the call.
+    data: Mapping[str, object] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegRinging(Event):
+    """The agent's phone is ringing (the PBX confirmed the offer)."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegAnswered(Event):
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLegFailed(Event):
+    call_id: str
+    agent_id: str
+    cause: LegFailure = LegFailure.NO_ANSWER
+
+
+@dataclass(frozen=True, slots=True)
+class CallHungUp(Event):
+    """The caller's leg ended (the caller hung up, or the call was torn down after a bridge)."""
+
+    call_id: str
+    cause: str = "normal"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingDone(Event):
+    """A voicemail recording finished; ``location`` is where the PBX stored it."""
+
+    call_id: str
+    location: str = ""
+
+
+# -- results the shell fetched ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerLookupDone(Event):
+    """The answer to a ``LookupCustomer`` command; ``record`` is None when nobody matched."""
+
+    call_id: str
+    record: CustomerRecord | None
+
+
+# -- agent commands ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogin(Event):
+    """Log in; skills and queues default to the agent's roster entry."""
+
+    agent_id: str
+    skills: Mapping[str, int] | None = None
+    queues: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogout(Event):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady(Event):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentNotReady(Event):
+    agent_id: str
+    reason: str = "break"
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpDone(Event):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferCall(Event):
+    """The agent hands its connected call on: to a queue, another agent, or an outside number."""
+
+    agent_id: str
+    to_queue: str | None = None
+    to_agent: str | None = None
+    to_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldCall(Event):
+    agent_id: str
+    hold: bool = True

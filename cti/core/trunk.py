@@ -1,0 +1,116 @@
+"""Trunk: a group of channels with a capacity.
+
+Each call seizes a channel on arrival and releases it when it ends. A call that finds every
+channel busy (or the trunk out of service) is blocked: that is a normal outcome, counted, not an
+error. ``seize`` derives the input from the count (``SEIZE`` or ``SEIZE_LAST``) before the table
+lookup, so the table alone decides the state.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar
+
+from cti.core._fsm import Machine
+
+__all__ = ["Trunk", "TrunkInput", "TrunkState", "TrunkStatistics"]
+
+
+class TrunkState(enum.Enum):
+    AVAILABLE = "available"
+    FULL = "full"
+    OUT_OF_SERVICE = "out-of-service"
+
+
+class TrunkInput(enum.Enum):
+    SEIZE = enum.auto()
+    SEIZE_LAST = enum.auto()
+    RELEASE = enum.auto()
+    BLOCK = enum.auto()
+    TAKE_OUT = enum.auto()
+    RESTORE = enum.auto()
+
+
+_S, _I = TrunkState, TrunkInput
+
+TABLE = {
+    (_S.AVAILABLE, _I.SEIZE): _S.AVAILABLE,
+    (_S.AVAILABLE, _I.SEIZE_LAST): _S.FULL,
+    (_S.AVAILABLE, _I.RELEASE): _S.AVAILABLE,
+    (_S.FULL, _I.RELEASE): _S.AVAILABLE,
+    (_S.FULL, _I.BLOCK): _S.FULL,
+    (_S.AVAILABLE, _I.TAKE_OUT): _S.OUT_OF_SERVICE,
+    (_S.FULL, _I.TAKE_OUT): _S.OUT_OF_SERVICE,
+    (_S.OUT_OF_SERVICE, _I.BLOCK): _S.OUT_OF_SERVICE,
+    # Calls up when the trunk was taken out of service still end normally.
+    (_S.OUT_OF_SERVICE, _I.RELEASE): _S.OUT_OF_SERVICE,
+    (_S.OUT_OF_SERVICE, _I.RESTORE): _S.AVAILABLE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkStatistics:
+    name: str
+    state: str
+    capacity: int | None
+    in_use: int
+    peak: int
+    seized: int
+    blocked: int
+    #: Integral of channels in use over time: divided by elapsed time, the mean load in Erlang.
+    channel_seconds: float
+
+
+class Trunk(Machine[TrunkState, TrunkInput]):
+    __slots__ = ("_load_since", "blocked", "capacity", "channel_seconds", "in_use", "peak",
+                 "seized")
+    KIND: ClassVar[str] = "trunk"
+    TABLE: ClassVar = TABLE
+
+    def __init__(self, name: str, capacity: int | None, now: float) -> None:
+        super().__init__(name, TrunkState.AVAILABLE, now)
+        self.capacity = capacity
+        self.in_use = 0
+        self.peak = 0
+        self.seized = 0
+        self.blocked = 0
+        self.channel_seconds = 0.0
+        self._load_since = now
+        if capacity == 0:
+            self.state = TrunkState.FULL
+
+    def seize(self, now: float) -> bool:
+        """Take a channel for a new call; False (and counted) if the call is blocked."""
+        if self.state is not TrunkState.AVAILABLE:
+            self.fire(TrunkInput.BLOCK, now)
+            self.blocked += 1
+            return False
+        last = self.capacity is not None and self.in_use + 1 >= self.capacity
+        self.fire(TrunkInput.SEIZE_LAST if last else TrunkInput.SEIZE, now)
+        self._account(now)
+        self.in_use += 1
+        self.seized += 1
+        self.peak = max(self.peak, self.in_use)
+        return True
+
+    def release(self, now: float) -> None:
+        self.fire(TrunkInput.RELEASE, now)
+        self._account(now)
+        self.in_use -= 1
+
+    def _account(self, now: float) -> None:
+        self.channel_seconds += self.in_use * (now - self._load_since)
+        self._load_since = now
+
+    def statistics(self, now: float) -> TrunkStatistics:
+        return TrunkStatistics(
+            name=self.ident,
+            state=self.state.value,
+            capacity=self.capacity,
+            in_use=self.in_use,
+            peak=self.peak,
+            seized=self.seized,
+            blocked=self.blocked,
+            channel_seconds=self.channel_seconds + self.in_use * (now - self._load_since),
+        )
