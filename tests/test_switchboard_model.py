@@ -5,8 +5,7 @@ Two parts:
 - Scenario tests: one behaviour each, deterministic, read top to bottom like the documentation
   of what a contact-center engineer sees (ring-no-answer, retry delays, overflow, closed queues,
   blacklist, trunk blocking, VIP lookups, screen pops, callbacks, transfers, pending not-ready).
-  The last ones pin bugs found while writing these tests: those whose docstring starts with
-  "BUG" fail until the switchboard is fixed; the others were fixed since and stay as guards.
+  The last ones pin bugs found while writing these tests; each was fixed and stays as a guard.
 - ``SwitchboardModel``: a hypothesis ``RuleBasedStateMachine`` that drives one switchboard of a
   small site through random calls, PBX answers, agent commands and time, and checks the core's
   invariants after every step (see ``SwitchboardModel.site_invariants``). The PBX side is
@@ -455,7 +454,7 @@ def test_refused_agent_commands_change_nothing() -> None:
     assert d.sb.audit(1) == []
 
 
-# -- bugs found while writing this file ("BUG": fails until fixed) -------------------------------
+# -- bugs found while writing this file, fixed, kept as guards ----------------------------------
 
 
 def test_router_timer_terminates_on_inexact_stage() -> None:
@@ -493,10 +492,9 @@ def test_request_made_while_ringing_survives_the_caller_hanging_up(request_: Eve
 
 
 def test_transferred_call_abandoned_in_its_new_queue_counts_as_abandoned() -> None:
-    """BUG: a call transferred to a queue still has ``answered_at`` from its first agent, so when
-    its caller hangs up while waiting there ``_on_hung_up`` finishes it as ANSWERED and
-    ``_finish`` books it as *overflowed* in the new queue (the queue's identity still holds, so
-    the audit does not see it). Wallboards then under-report abandons of transfer queues."""
+    """A call transferred to a queue keeps ``answered_at`` from its first agent; when its caller
+    hangs up while waiting there, the new queue books an abandon (it used to book an overflow,
+    which the audit could not see, and wallboards under-reported abandons of transfer queues)."""
     d = site(QueueConfig("sales"), QueueConfig("billing"), agents=(agent("ann", "sales"),))
     staff(d, "ann")
     d.arrive("c1", at=1)
@@ -509,11 +507,10 @@ def test_transferred_call_abandoned_in_its_new_queue_counts_as_abandoned() -> No
 
 
 def test_echo_of_the_callback_hangup_does_not_cancel_the_callback() -> None:
-    """BUG: the PBX reports the caller's leg that the switchboard hung up to schedule a callback
-    (``HangUp(..., "callback-scheduled")``). ``_on_hung_up`` ignores that report only while the
-    callback is in CALLBACK; if an agent freed up in between and the callback is OFFERED, the
-    echo is taken for the caller abandoning: the offer is cancelled and the callback is lost
-    (CallEnded "abandoned"). Events carry no leg id, so the core cannot tell them apart."""
+    """The PBX reports the caller's leg that the switchboard hung up to schedule a callback
+    (``HangUp(..., "callback-scheduled")``), possibly after an agent freed up and the callback is
+    OFFERED. Until the customer answers the callback no other leg of theirs exists, so the report
+    is the echo and the callback lives on (it used to be taken for an abandon and lost)."""
     d = site(
         QueueConfig("sales", max_wait_s=30, on_max_wait=Target.parse("x", "callback")),
         agents=(agent("ann", "sales"),),
@@ -528,10 +525,10 @@ def test_echo_of_the_callback_hangup_does_not_cancel_the_callback() -> None:
 
 
 def test_answered_callback_transferred_to_a_queue_is_a_normal_call_again() -> None:
-    """BUG: after a callback was answered (the customer is on the line) and transferred to a
-    queue, the call keeps ``callback_number``: the next ``ConnectAgent`` asks the PBX to dial the
-    customer again, a failed offer puts it back in CALLBACK, and from there the customer's
-    hang-up is ignored, so the call never ends."""
+    """After a callback was answered (the customer is on the line) and transferred to a queue,
+    it is an ordinary call: the next ``ConnectAgent`` must not ask the PBX to dial the customer
+    again (a failed offer would then put it back in CALLBACK, where the customer's hang-up is
+    ignored and the call never ends)."""
     d = site(
         QueueConfig("sales", max_wait_s=30, on_max_wait=Target.parse("x", "callback")),
         QueueConfig("billing"),
@@ -549,10 +546,8 @@ def test_answered_callback_transferred_to_a_queue_is_a_normal_call_again() -> No
 
 
 def test_logout_during_wrap_up_still_books_the_call_as_handled() -> None:
-    """BUG: ``_on_logout`` in WRAP_UP goes straight to ``_logout`` without
-    ``_wrap_up_ended``, so the call never counts in the queue's ``handled`` and its wrap-up
-    seconds are lost (average handle time is then talk / handled over the other calls only);
-    the unbooked wrap-up is credited to whatever queue the agent's next call comes from."""
+    """Logging out in WRAP_UP books the call in the queue's ``handled`` with the wrap-up seconds
+    spent so far (they used to be lost, or credited to the queue of the agent's next call)."""
     d = site(QueueConfig("sales", wrap_up_s=30), agents=(agent("ann", "sales"),))
     staff(d, "ann")
     d.arrive("c1", at=1)
@@ -564,9 +559,9 @@ def test_logout_during_wrap_up_still_books_the_call_as_handled() -> None:
 
 
 def test_login_to_an_unknown_queue_is_a_protocol_error() -> None:
-    """BUG (contract): the switchboard's docstring says commands naming unknown queues raise
-    ``LocalProtocolError``; ``AgentLogin`` with an unknown queue raises ``ConfigurationError``,
-    which callers handling agent commands do not expect (it is a ``ValueError``)."""
+    """Commands naming unknown queues raise ``LocalProtocolError``, as the switchboard's
+    contract says (``AgentLogin`` used to raise ``ConfigurationError``, a ``ValueError`` that
+    callers handling agent commands do not expect), and nothing changes."""
     d = site(QueueConfig("sales"))
     with pytest.raises(LocalProtocolError):
         d.send(AgentLogin("zed", skills={}, queues=("sales", "nowhere")))

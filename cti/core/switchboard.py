@@ -399,6 +399,9 @@ class Switchboard:
         self.router.record_answer(agent.ident)
         call.fire(CallInput.ANSWER, now)
         call.talk_from = now
+        # The customer is on the line again: from here on it is an ordinary call, and a
+        # transfer must not dial them a second time.
+        call.callback_number = None
         if call.answered_at is None:
             call.answered_at = now
         if call.pending_in is not None:
@@ -463,8 +466,12 @@ class Switchboard:
             self.stale_events += 1
             return
         state = call.state
-        if state is CallState.CALLBACK:
-            return  # the leg we released ourselves; the callback waits on
+        if state is CallState.CALLBACK or (
+            state is CallState.OFFERED and call.callback_number is not None
+        ):
+            # The caller's leg we released ourselves to schedule the callback; while the
+            # callback is offered the customer has not been dialled yet, so no other leg exists.
+            return
         if state is CallState.CONNECTED:
             agent = self.agents[call.agent_id] if call.agent_id else None
             if agent is not None:
@@ -515,7 +522,11 @@ class Switchboard:
             call.pending_in = None
             queue.in_progress -= 1
             assert call.entered_at is not None
-            if disposition in (Disposition.ABANDONED, Disposition.CALLBACK_CANCELLED):
+            # A caller hanging up while waiting abandoned this queue, even if an earlier agent
+            # answered before transferring the call here.
+            if inp is CallInput.HANGUP or disposition in (
+                Disposition.ABANDONED, Disposition.CALLBACK_CANCELLED
+            ):
                 queue.abandoned += 1
                 queue.wait_abandoned_s += now - call.entered_at
             else:  # left unanswered for elsewhere: voicemail, an outside number, hang-up
@@ -628,11 +639,13 @@ class Switchboard:
             agent.fire(AgentInput.LOGIN, now)  # raises InvalidTransition, nothing changed
         for name in queues:
             if name not in self.queues:
-                raise ConfigurationError(f"agents.{ev.agent_id}.queues", f"unknown queue {name!r}")
+                raise LocalProtocolError(
+                    f"agent {ev.agent_id!r} logs in to unknown queue {name!r}"
+                )
         try:
             self.router.login(ev.agent_id, skills=skills, queues=queues, now=now)
-        except acd.ConfigError as exc:
-            raise ConfigurationError(exc.entry, exc.problem) from exc
+        except acd.ConfigError as exc:  # a login command's bad skills: the caller's mistake
+            raise LocalProtocolError(f"{exc.entry}: {exc.problem}") from exc
         self.agents[ev.agent_id] = agent
         agent.skills = dict(skills)
         agent.queues = tuple(queues)
@@ -649,10 +662,12 @@ class Switchboard:
         self._logout(agent, now)
 
     def _logout(self, agent: Agent, now: float) -> None:
-        was_ready = agent.state is AgentState.READY
+        prev = agent.state
         self._agent_fire(agent, AgentInput.LOGOUT, now)
-        if was_ready:
+        if prev is AgentState.READY:
             self.router.make_unavailable(agent.ident)
+        elif prev is AgentState.WRAP_UP:  # after the fire, which closed the wrap-up seconds
+            self._wrap_up_ended(agent)
         agent.pending = None
         for match in self.router.logout(agent.ident, now=now):
             self._offer(match, now)
@@ -691,7 +706,6 @@ class Switchboard:
     def _end_wrap_up(self, agent: Agent, now: float) -> None:
         pending = agent.pending
         if pending is not None and pending[0] == "logout":
-            self._wrap_up_ended(agent)
             self._logout(agent, now)
         elif pending is not None:
             self._agent_fire(agent, AgentInput.NOT_READY, now, reason=pending[1])

@@ -1,0 +1,3 @@
+"""sim: traffic models, the virtual-time runner that drives the production switchboard, and
+queueing theory to check it against.
+"""
