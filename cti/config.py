@@ -29,7 +29,10 @@ from cti.core import (
     TrunkConfig,
 )
 
-__all__ = ["ConfigFileError", "load_config", "parse_config"]
+__all__ = [
+    "ConfigFileError", "QueueModel", "RingModel", "TrunkModel", "load_config", "parse_config",
+    "queue_config", "ring_policy",
+]
 
 
 class ConfigFileError(ConfigurationError):
@@ -138,7 +141,7 @@ def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:
 
 
 def _to_core(model: ConfigModel) -> SwitchboardConfig:
-    queues = tuple(_queue(name, q) for name, q in model.queues.items())
+    queues = tuple(queue_config(name, q) for name, q in model.queues.items())
     agents = tuple(
         AgentConfig(
             agent_id=agent_id, name=a.name, skills=dict(a.skills), queues=tuple(a.queues),
@@ -146,8 +149,6 @@ def _to_core(model: ConfigModel) -> SwitchboardConfig:
         )
         for agent_id, a in model.agents.items()
     )
-    retry = dict(RingPolicy().retry_s)
-    retry.update({LegFailure(cause): secs for cause, secs in model.ring.retry_s.items()})
     return SwitchboardConfig(
         site=model.site,
         queues=queues,
@@ -159,15 +160,21 @@ def _to_core(model: ConfigModel) -> SwitchboardConfig:
         vip_priority_boost=model.vip_priority_boost,
         customer_lookup=model.customer_lookup,
         lookup_timeout_s=model.lookup_timeout_s,
-        ring=RingPolicy(
-            max_misses=model.ring.max_misses, retry_s=retry,
-            reserve_timeout_s=model.ring.reserve_timeout_s,
-        ),
+        ring=ring_policy(model.ring),
         seed=model.seed,
     )
 
 
-def _queue(name: str, q: QueueModel) -> QueueConfig:
+def ring_policy(ring: RingModel) -> RingPolicy:
+    retry = dict(RingPolicy().retry_s)
+    retry.update({LegFailure(cause): secs for cause, secs in ring.retry_s.items()})
+    return RingPolicy(
+        max_misses=ring.max_misses, retry_s=retry, reserve_timeout_s=ring.reserve_timeout_s
+    )
+
+
+def queue_config(name: str, q: QueueModel) -> QueueConfig:
+    """The core queue configuration a validated ``[queues.NAME]`` table describes."""
     where = f"queues.{name}"
     if isinstance(q.skills, dict):
         stages: list[tuple[float, dict[str, int]]] = [(0.0, dict(q.skills))]

@@ -16,7 +16,20 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from cti.core.errors import InvalidTransition
 
-__all__ = ["Machine", "mermaid"]
+__all__ = ["FastEnum", "Machine", "mermaid"]
+
+class FastEnum(Enum):
+    """An Enum hashed by identity.
+
+    Members are singletons compared by identity, so the identity hash is correct; ``Enum``'s own
+    ``__hash__`` is a Python function, and every table lookup hashes a ``(state, input)`` pair, so
+    it was the single largest cost of the switchboard in the simulator's profile. Only
+    membership and insertion-ordered dicts rely on these hashes, never set iteration order, so
+    runs stay repeatable.
+    """
+
+    __hash__ = object.__hash__
+
 
 S = TypeVar("S", bound=Enum)
 I = TypeVar("I", bound=Enum)  # noqa: E741 - S and I read as in "(State, Input)"

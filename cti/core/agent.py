@@ -24,12 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cti.core._fsm import Machine
+from cti.core._fsm import FastEnum, Machine
 
 __all__ = ["Agent", "AgentInput", "AgentState", "AgentStatistics"]
 
 
-class AgentState(enum.Enum):
+class AgentState(FastEnum):
     LOGGED_OUT = "logged-out"
     NOT_READY = "not-ready"
     READY = "ready"
@@ -39,7 +39,7 @@ class AgentState(enum.Enum):
     WRAP_UP = "wrap-up"
 
 
-class AgentInput(enum.Enum):
+class AgentInput(FastEnum):
     LOGIN = enum.auto()
     LOGOUT = enum.auto()
     READY = enum.auto()

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from acd import SkillSchedule
-from cti.core._fsm import Machine
+from cti.core._fsm import FastEnum, Machine
 from cti.core.records import CustomerRecord, Phase
 
 __all__ = ["Call", "CallInput", "CallState", "Disposition"]
 
 
-class CallState(enum.Enum):
+class CallState(FastEnum):
     ARRIVED = "arrived"
     SCREENED = "screened"
     IN_IVR = "in-ivr"
@@ -36,7 +36,7 @@ class CallState(enum.Enum):
     ENDED = "ended"
 
 
-class CallInput(enum.Enum):
+class CallInput(FastEnum):
     SCREEN = enum.auto()
     REJECT = enum.auto()
     BLOCK = enum.auto()
@@ -57,7 +57,7 @@ class CallInput(enum.Enum):
     FINISH = enum.auto()
 
 
-class Disposition(enum.Enum):
+class Disposition(FastEnum):
     ANSWERED = "answered"
     ABANDONED = "abandoned"
     BLOCKED = "blocked"
@@ -188,7 +188,9 @@ class Call(Machine[CallState, CallInput]):
                 where = self.agent_id or ""
             else:
                 where = self.queue or ""
-            label = "overflowed" if inp is CallInput.OVERFLOW else state.value
+            # ``_value_`` is the plain attribute behind ``value``, which in 3.11 is a Python
+            # descriptor: this runs on every step of every call.
+            label = "overflowed" if inp is CallInput.OVERFLOW else state._value_
             self.phases.append(Phase(label, now, where))
         return prev
 

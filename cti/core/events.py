@@ -6,10 +6,11 @@ consumes them with ``Switchboard.handle(event, now)``.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from acd import SkillSchedule
+from cti.core._fsm import FastEnum
 from cti.core.records import EMPTY, CustomerRecord
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-class LegFailure(enum.Enum):
+class LegFailure(FastEnum):
     """Why an agent's leg did not answer; each has its own retry delay (``RingPolicy``)."""
 
     NO_ANSWER = "no-answer"
@@ -62,6 +63,8 @@ class CallArrived(Event):
     priority: float | None = None
     #: Data collected before routing (IVR digits, channel variables); follows the call.
     data: Mapping[str, object] = field(default_factory=lambda: EMPTY)
+    #: The call's own skill requirement (an IVR choice, a call type); None: its queue's.
+    skills: SkillSchedule | None = None
 
 
 @dataclass(frozen=True, slots=True)

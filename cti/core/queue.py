@@ -18,18 +18,18 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cti.core._fsm import Machine
+from cti.core._fsm import FastEnum, Machine
 from cti.core.config import QueueConfig
 
 __all__ = ["Queue", "QueueInput", "QueueState", "QueueStatistics"]
 
 
-class QueueState(enum.Enum):
+class QueueState(FastEnum):
     OPEN = "open"
     CLOSED = "closed"
 
 
-class QueueInput(enum.Enum):
+class QueueInput(FastEnum):
     OPEN = enum.auto()
     CLOSE = enum.auto()
 

@@ -211,6 +211,7 @@ class Switchboard:
         if ev.call_id in self.calls:
             raise LocalProtocolError(f"call {ev.call_id!r} is already in progress")
         call = Call(ev.call_id, ev.caller, ev.dialed, ev.trunk, ev.data, now)
+        call.skills = ev.skills
         self.calls[ev.call_id] = call
         self.arrived += 1
         cfg = self.config
@@ -538,7 +539,7 @@ class Switchboard:
             self._cmds.append(Redirect(call.ident, redirect))
         self._release_channel(call, now)
         del self.calls[call.ident]
-        self.ended[disposition.value] += 1
+        self.ended[disposition._value_] += 1  # not ``.value``: see Call.fire
         if self._want_cdr:
             self._notes.append(CallEnded(self._record(call, now)))
 
@@ -559,7 +560,7 @@ class Switchboard:
             talk = max(0.0, now - call.answered_at)
         return CallRecord(
             call_id=call.ident, caller=call.caller, dialed=call.dialed, trunk=call.trunk,
-            disposition=call.disposition.value, arrived_at=call.arrived_at, ended_at=now,
+            disposition=call.disposition._value_, arrived_at=call.arrived_at, ended_at=now,
             queue=call.queue, agent_id=call.agent_id, enqueued_at=call.enqueued_at,
             answered_at=call.answered_at, wait_s=wait, talk_s=talk, priority=call.priority,
             offers=call.offers,

@@ -12,18 +12,18 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cti.core._fsm import Machine
+from cti.core._fsm import FastEnum, Machine
 
 __all__ = ["Trunk", "TrunkInput", "TrunkState", "TrunkStatistics"]
 
 
-class TrunkState(enum.Enum):
+class TrunkState(FastEnum):
     AVAILABLE = "available"
     FULL = "full"
     OUT_OF_SERVICE = "out-of-service"
 
 
-class TrunkInput(enum.Enum):
+class TrunkInput(FastEnum):
     SEIZE = enum.auto()
     SEIZE_LAST = enum.auto()
     RELEASE = enum.auto()

@@ -1,0 +1,527 @@
+"""The virtual-time runner: a discrete-event heap driving the production switchboard.
+
+The heap holds what the outside world will do next: a caller arriving, an agent's phone being
+answered, a caller giving up, a conversation ending, a wrap-up finished, a shift starting, and
+the switchboard's own next deadline. Each popped event becomes a core event handed to
+``Switchboard.handle`` (or a call to ``on_timer``); the commands that come back are played the
+way a PBX would (ring the agent, then answer after the ring delay; record a voicemail; hang up).
+There is no asyncio and no copy of routing logic: every decision is the switchboard's and its
+strategy's, exactly as in the daemon.
+
+Randomness comes in two streams. Everything about a call (when it arrives, its type, caller,
+talk and wrap-up time, patience) is drawn from the call stream at arrival, in a fixed order, so
+the same seed gives the same calls whatever the routing does with them, and strategies are
+compared on identical traffic. Agents' ring delays and missed answers come from a second stream.
+
+The simulated PBX lives in this module rather than in an object of its own because it is the
+inner loop: one dispatch on an integer event code, local variables, no per-event objects
+beyond the core events themselves.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import time
+from collections.abc import Callable
+from heapq import heappop, heappush
+from typing import Any
+
+from cti.core import (
+    AgentLegAnswered,
+    AgentLegRinging,
+    AgentLogin,
+    AgentLogout,
+    AgentNotReady,
+    AgentReady,
+    AgentState,
+    CallArrived,
+    CallHungUp,
+    CustomerLookupDone,
+    CustomerRecord,
+    RecordingDone,
+    Switchboard,
+    WrapUpDone,
+)
+from cti.core.commands import (
+    CancelOffer,
+    ConnectAgent,
+    HangUp,
+    LookupCustomer,
+    Record,
+    Redirect,
+)
+from cti.core.notifications import CallEnded
+from cti.core.records import CallRecord
+from sim.scenario import AgentGroup, CallType, Scenario, caller_number, is_managed, is_vip
+from sim.stats import QueueReport, Report, Tally, half_widths
+
+__all__ = ["Simulation", "run"]
+
+# Event codes, in the heap as (time, seq, code, a, b).
+_ARRIVE, _RINGING, _ANSWER, _ABANDON, _TALK_END, _WRAP_END = range(6)
+_TIMER, _LOGIN, _LOGOUT, _BREAK, _BREAK_END, _RECORDED, _LOOKUP, _BATCH = range(6, 14)
+
+_DAY = 86_400.0
+#: How long a caller spends leaving a voicemail.
+VOICEMAIL_S = 30.0
+#: How often to look again whether an agent whose break fell during a call has started it.
+_BREAK_POLL_S = 5.0
+_BUSY = ("reserved", "ringing", "on_call", "wrap_up")
+_DIVERTED = {"voicemail", "callback-cancelled", "transferred", "timeout", "closed",
+             "self-service"}
+
+
+class Simulation:
+    """One run of a scenario. ``run()`` returns the report; ``records`` holds every call's
+    record when ``keep_records`` is set (memory then grows with the number of calls)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        keep_records: bool = False,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.keep_records = keep_records
+        self.records: list[CallRecord] = []
+        self._progress = progress
+        self.t0 = scenario.start_s
+        self.sb = Switchboard(scenario.config, now=self.t0, notify=(CallEnded,))
+        n_batches = scenario.batches
+        self.queue_names = [q.name for q in scenario.config.queues]
+        #: tallies[batch][queue]
+        self.tallies = [{q: Tally() for q in self.queue_names} for _ in range(n_batches)]
+        self.in_progress = dict.fromkeys(self.queue_names, 0)
+        self._sl = {q.name: q.service_level_s for q in scenario.config.queues}
+        self._wrap_cap = {q.name: q.wrap_up_s for q in scenario.config.queues}
+        self._groups: dict[str, AgentGroup] = {
+            a: g for g in scenario.groups for a in g.agent_ids
+        }
+        self._agent_queues = {a.agent_id: a.queues for a in scenario.config.agents}
+        #: Busy and staffed seconds per agent at the start of the current batch.
+        self._agent_marks: dict[str, tuple[float, float]] = {}
+        self._agent_start: dict[str, tuple[float, float]] = {}
+        self._agent_final: dict[str, tuple[float, float]] = {}
+        #: [busy, staffed] seconds of all agents, each counted once, per batch.
+        self.batch_occupancy = [[0.0, 0.0] for _ in range(n_batches)]
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        sc = self.scenario
+        started = time.perf_counter()
+        sb = self.sb
+        handle = sb.handle
+        heap: list[tuple[float, int, int, Any, Any]] = []
+        seq = 0
+        crng = random.Random(sc.seed)  # the call stream
+        arng = random.Random(sc.seed * 7919 + 1)  # the agents' stream
+        t0 = self.t0
+        warm_end = t0 + sc.warmup_s
+        n_batches = sc.batches
+        measure_calls = sc.calls
+        horizon = None if sc.hours is None else warm_end + sc.hours * 3600.0
+        batch_len = None if horizon is None else (horizon - warm_end) / n_batches
+        per_batch = None if measure_calls is None else measure_calls / n_batches
+
+        types = sc.call_types
+        cum = []
+        acc = 0.0
+        for kind in types:
+            acc += kind.share
+            cum.append(acc)
+        total_share = acc
+        population = sc.population
+        next_arrival = sc.arrivals.next_after
+
+        # call id -> [call type, talk, wrap, batch (-1 in warm-up), answered agent or None,
+        #             caller still on the line]
+        live: dict[str, Any] = {}
+        offers: dict[str, str] = {}  # call id -> agent being rung
+        wrapping: dict[str, str] = {}  # agent -> call whose wrap-up they are in
+        groups = self._groups
+
+        def push(when: float, code: int, a: Any = None, b: Any = None) -> None:
+            nonlocal seq
+            seq += 1
+            heappush(heap, (when, seq, code, a, b))
+
+        timer_at = math.inf
+
+        def play(out_cmds: list[Any], out_notes: list[Any], now: float) -> None:
+            """Do what the switchboard asked, as a PBX and the agents' phones would."""
+            nonlocal timer_at
+            for cmd in out_cmds:
+                kind = type(cmd)
+                if kind is ConnectAgent:
+                    cid, aid = cmd.call_id, cmd.agent_id
+                    offers[cid] = aid
+                    g = groups[aid]
+                    if g.no_answer_p and arng.random() < g.no_answer_p:
+                        push(now, _RINGING, cid, aid)  # rings until the switchboard gives up
+                        continue
+                    delay = g.ring_delay.sample(arng)
+                    if delay > 0:
+                        push(now, _RINGING, cid, aid)
+                    push(now + delay, _ANSWER, cid, aid)
+                elif kind is CancelOffer:
+                    if offers.get(cmd.call_id) == cmd.agent_id:
+                        del offers[cmd.call_id]
+                elif kind is HangUp or kind is Redirect:
+                    info = live.get(cmd.call_id)
+                    if info is not None:
+                        info[5] = False  # the caller's leg is gone (a callback lives on)
+                elif kind is Record:
+                    push(now + VOICEMAIL_S, _RECORDED, cmd.call_id)
+                elif kind is LookupCustomer:
+                    push(now, _LOOKUP, cmd.call_id, cmd.caller)
+            for note in out_notes:
+                if type(note) is CallEnded:
+                    self._ended(note.record, live.pop(note.record.call_id))
+            d = sb.next_deadline()
+            if d is not None and d < timer_at:
+                timer_at = d
+                push(d, _TIMER)
+
+        # Agents: logged in and ready from the start, or by shift.
+        for g in sc.groups:
+            for aid in g.agent_ids:
+                if g.shifts is None:
+                    out = handle(AgentLogin(aid), t0)
+                    out2 = handle(AgentReady(aid), t0)
+                    play(out.commands + out2.commands, out.notifications + out2.notifications,
+                         t0)
+                else:
+                    day0 = t0 - t0 % _DAY
+                    for start, end in g.shifts:
+                        s, e = day0 + start, day0 + end
+                        if e <= t0:
+                            s, e = s + _DAY, e + _DAY
+                        push(max(s, t0), _LOGIN, aid, s)
+                        push(e, _LOGOUT, aid, e)
+                for at, secs, reason in g.breaks:
+                    day0 = t0 - t0 % _DAY
+                    b = day0 + at if day0 + at >= t0 else day0 + at + _DAY
+                    push(b, _BREAK, aid, (b, secs, reason))
+        if warm_end <= t0:
+            self._mark_agents(t0, start=True)
+        if batch_len is not None:  # by time: batch k closes at its end, the last at the horizon
+            for k in range(1, n_batches + 1):
+                push(warm_end + k * batch_len, _BATCH, k)
+            if warm_end > t0:
+                push(warm_end, _BATCH, 0)
+        first = next_arrival(t0, crng)
+        push(first, _ARRIVE)
+
+        n_arrived = 0  # calls arrived after the warm-up
+        n_total = 0
+        last_type = len(types) - 1
+        arrivals_open = True
+        last_arrival = t0
+        batch = -1 if warm_end > t0 else 0
+        events = 0
+        progress = self._progress
+        now = t0
+        drain_until = math.inf
+        while heap:
+            now, _, code, a, b = heappop(heap)
+            if now > drain_until:
+                break
+            events += 1
+            if code == _ARRIVE:
+                if horizon is not None and now >= horizon:
+                    arrivals_open = False
+                    drain_until = now + sc.drain_s
+                    continue
+                # Everything about the call, drawn now and in this order (see the docstring).
+                ct = types[
+                    min(last_type, bisect.bisect_right(cum, crng.random() * total_share))
+                ] if last_type else types[0]
+                member = crng.randrange(population.size) if population is not None else -1
+                talk = ct.talk.sample(crng)
+                wrap = ct.wrap_up.sample(crng)
+                patience = ct.patience.sample(crng) if ct.patience is not None else None
+                n_total += 1
+                if now < warm_end:
+                    cb = -1
+                elif per_batch is not None:  # by calls: the batch changes on an arrival
+                    if batch < 0:
+                        batch = 0
+                        self._mark_agents(now, start=True)
+                    k = int(n_arrived / per_batch)
+                    if k != batch:
+                        self._close_batch(batch, now)
+                        batch = k
+                    cb = batch
+                    n_arrived += 1
+                else:
+                    assert batch_len is not None
+                    cb = min(n_batches - 1, int((now - warm_end) / batch_len))
+                    n_arrived += 1
+                cid = f"c{n_total}"
+                caller = caller_number(member) if member >= 0 else f"+1999{n_total:09d}"
+                live[cid] = [ct, talk, wrap, cb, None, True]
+                if cb >= 0:
+                    self.in_progress[ct.queue] += 1
+                out = handle(CallArrived(
+                    cid, caller, ct.dialed, ct.trunk, ct.queue, ct.priority,
+                    skills=ct.skills,
+                ), now)
+                if patience is not None and cid in live:
+                    push(now + patience, _ABANDON, cid)
+                play(out.commands, out.notifications, now)
+                last_arrival = now
+                if measure_calls is not None and n_arrived >= measure_calls:
+                    arrivals_open = False
+                    drain_until = now + sc.drain_s
+                    self._close_batch(batch, now)  # the measured period ends here
+                else:
+                    push(next_arrival(now, crng), _ARRIVE)
+            elif code == _ANSWER:
+                if offers.get(a) != b:
+                    continue  # the offer was withdrawn (caller gone, ring timeout)
+                del offers[a]
+                out = handle(AgentLegAnswered(a, b), now)
+                info = live[a]
+                info[4] = b
+                info[5] = True  # for a callback, the customer was dialled and picked up
+                push(now + info[1], _TALK_END, a)
+                play(out.commands, out.notifications, now)
+            elif code == _TALK_END:
+                info = live.get(a)
+                if info is None or not info[5]:
+                    continue
+                aid = info[4]
+                out = handle(CallHungUp(a), now)
+                cmds, notes = out.commands, out.notifications
+                if aid is not None and sb.agents[aid].state is AgentState.WRAP_UP:
+                    wrap = info[2]
+                    if wrap <= 0:
+                        out2 = handle(WrapUpDone(aid), now)
+                        cmds += out2.commands
+                        notes += out2.notifications
+                    else:
+                        wrapping[aid] = a
+                        push(now + wrap, _WRAP_END, aid, a)
+                play(cmds, notes, now)
+            elif code == _TIMER:
+                if now >= timer_at:
+                    timer_at = math.inf
+                out = sb.on_timer(now)
+                play(out.commands, out.notifications, now)
+            elif code == _ABANDON:
+                info = live.get(a)
+                if info is None or info[4] is not None or not info[5]:
+                    continue  # answered, ended, or the caller already left (a callback)
+                out = handle(CallHungUp(a), now)
+                offers.pop(a, None)
+                play(out.commands, out.notifications, now)
+            elif code == _WRAP_END:
+                if wrapping.get(a) != b:
+                    continue
+                del wrapping[a]
+                if sb.agents[a].state is AgentState.WRAP_UP:
+                    out = handle(WrapUpDone(a), now)
+                    play(out.commands, out.notifications, now)
+            elif code == _RINGING:
+                if offers.get(a) == b:
+                    out = handle(AgentLegRinging(a, b), now)
+                    play(out.commands, out.notifications, now)
+            else:
+                self._rare(code, a, b, now, push, play)
+            if progress is not None and not events & 0x3FFF:
+                if measure_calls is not None:
+                    progress(min(1.0, n_arrived / measure_calls))
+                elif horizon is not None:
+                    progress(min(1.0, max(0.0, (now - warm_end) / (horizon - warm_end))))
+            if not arrivals_open and not live:
+                break
+        end = last_arrival if horizon is None else min(horizon, max(now, warm_end))
+        if progress is not None:
+            progress(1.0)
+        wall = time.perf_counter() - started
+        return self._report(end, wall, n_arrived)
+
+    # -- rare events (not worth a place in the inner dispatch) ------------------------------
+
+    def _rare(
+        self, code: int, a: Any, b: Any, now: float,
+        push: Callable[..., None], play: Callable[[list[Any], list[Any], float], None],
+    ) -> None:
+        sb = self.sb
+        handle = sb.handle
+        agent = sb.agents.get(a) if isinstance(a, str) else None
+        if code == _LOGIN:
+            push(b + _DAY, _LOGIN, a, b + _DAY)
+            if agent is None or agent.state is AgentState.LOGGED_OUT:
+                out = handle(AgentLogin(a), now)
+                out2 = handle(AgentReady(a), now)
+                play(out.commands + out2.commands, out.notifications + out2.notifications, now)
+        elif code == _LOGOUT:
+            push(b + _DAY, _LOGOUT, a, b + _DAY)
+            if agent is not None and agent.state is not AgentState.LOGGED_OUT:
+                out = handle(AgentLogout(a), now)
+                play(out.commands, out.notifications, now)
+        elif code == _BREAK:
+            start, secs, reason = b
+            if now == start:  # the daily schedule, not a poll
+                push(start + _DAY, _BREAK, a, (start + _DAY, secs, reason))
+            if agent is None or agent.state is AgentState.LOGGED_OUT:
+                return
+            if agent.state is AgentState.NOT_READY and agent.reason == reason:
+                push(now + secs, _BREAK_END, a, reason)
+            elif agent.state in (AgentState.READY, AgentState.NOT_READY, AgentState.WRAP_UP):
+                out = handle(AgentNotReady(a, reason), now)
+                play(out.commands, out.notifications, now)
+                push(now + secs, _BREAK_END, a, reason)
+            else:  # on a call: the switchboard keeps the break for after it; look again later
+                if agent.pending is None:
+                    out = handle(AgentNotReady(a, reason), now)
+                    play(out.commands, out.notifications, now)
+                push(now + _BREAK_POLL_S, _BREAK, a, (start, secs, reason))
+        elif code == _BREAK_END:
+            if agent is not None and agent.state is AgentState.NOT_READY and agent.reason == b:
+                out = handle(AgentReady(a), now)
+                play(out.commands, out.notifications, now)
+        elif code == _RECORDED:
+            out = handle(RecordingDone(a, f"sim://voicemail/{a}"), now)
+            play(out.commands, out.notifications, now)
+        elif code == _LOOKUP:
+            out = handle(CustomerLookupDone(a, self._customer(b)), now)
+            play(out.commands, out.notifications, now)
+        elif code == _BATCH:
+            if a == 0:
+                self._mark_agents(now, start=True)
+            else:
+                self._close_batch(a - 1, now)
+
+    def _customer(self, caller: str) -> CustomerRecord | None:
+        pop = self.scenario.population
+        if pop is None or not caller.startswith("+1555"):
+            return None
+        i = int(caller[5:])
+        vip = is_vip(i, pop.vip_share)
+        manager = None
+        if is_managed(i, pop.managed_share):
+            agents = self.scenario.config.agents
+            manager = agents[i % len(agents)].agent_id
+        if not vip and manager is None:
+            return None
+        return CustomerRecord(f"cust-{i}", vip=vip, account_manager=manager)
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def _ended(self, rec: CallRecord, info: list[Any]) -> None:
+        if self.keep_records:
+            self.records.append(rec)
+        batch = info[3]
+        if batch < 0:
+            return
+        ct: CallType = info[0]
+        queue = ct.queue
+        self.in_progress[queue] -= 1
+        t = self.tallies[batch][queue]
+        t.offered += 1
+        disp = rec.disposition
+        wait = rec.wait_s
+        if wait > 0:
+            t.waited += 1
+        if disp == "answered" and rec.answered_at is not None:
+            t.answered += 1
+            t.wait_answered_s += wait
+            if wait <= self._sl[queue]:
+                t.answered_in_sl += 1
+            t.handle_s += rec.talk_s + min(info[2], self._wrap_cap[queue])
+        elif disp == "abandoned":
+            t.abandoned += 1
+            t.wait_abandoned_s += wait
+        elif disp == "blocked":
+            t.blocked += 1
+        elif disp == "rejected":
+            t.rejected += 1
+        else:
+            t.diverted += 1
+
+    def _agent_totals(self, now: float) -> dict[str, tuple[float, float]]:
+        totals = {}
+        for aid, agent in self.sb.agents.items():
+            spent = agent.time_in_states(now)
+            busy = sum(spent.get(s, 0.0) for s in _BUSY)
+            totals[aid] = (busy, busy + spent.get("ready", 0.0))
+        return totals
+
+    def _mark_agents(self, now: float, *, start: bool = False) -> None:
+        self._agent_marks = self._agent_totals(now)
+        if start:
+            self._agent_start = dict(self._agent_marks)
+
+    def _close_batch(self, batch: int, now: float) -> None:
+        """Book the agents' busy and staffed time since the batch began into its tallies."""
+        totals = self._agent_totals(now)
+        marks = self._agent_marks
+        tallies = self.tallies[batch]
+        occupancy = self.batch_occupancy[batch]
+        for aid, (busy, staffed) in totals.items():
+            b0, s0 = marks.get(aid, (0.0, 0.0))
+            occupancy[0] += busy - b0
+            occupancy[1] += staffed - s0
+            for q in self._agent_queues.get(aid, ()):
+                t = tallies[q]
+                t.busy_s += busy - b0
+                t.staffed_s += staffed - s0
+        self._agent_marks = totals
+        self._agent_final = totals
+
+    def _report(self, end: float, wall: float, calls: int) -> Report:
+        sc = self.scenario
+        strategies = sc.strategies
+        queues = {}
+        agent_busy = {}
+        for aid, (busy, staffed) in self._agent_final.items():
+            b0, s0 = self._agent_start.get(aid, (0.0, 0.0))
+            agent_busy[aid] = (busy - b0) / (staffed - s0) if staffed > s0 else math.nan
+        overall_batches = []
+        for batch, (busy, staffed) in zip(self.tallies, self.batch_occupancy, strict=True):
+            total = Tally()
+            for t in batch.values():
+                total.add(t)
+            # Overall occupancy counts each agent once, not once per queue they serve.
+            total.busy_s, total.staffed_s = busy, staffed
+            overall_batches.append(total)
+        for name in self.queue_names:
+            per = [b[name] for b in self.tallies]
+            total = Tally()
+            for t in per:
+                total.add(t)
+            queues[name] = self._queue_report(name, strategies[name], total, per,
+                                              self.in_progress[name])
+        grand = Tally()
+        for t in overall_batches:
+            grand.add(t)
+        names = sorted(set(strategies.values()))
+        overall = self._queue_report("(all)", ",".join(names), grand, overall_batches,
+                                     sum(self.in_progress.values()))
+        return Report(
+            scenario=sc.name, strategy=",".join(names), seed=sc.seed, calls=calls,
+            simulated_s=end - self.t0, wall_s=wall, batches=sc.batches, overall=overall,
+            queues=queues, agents=agent_busy, stale_events=self.sb.stale_events,
+        )
+
+    @staticmethod
+    def _queue_report(
+        name: str, strategy: str, total: Tally, per: list[Tally], in_progress: int
+    ) -> QueueReport:
+        return QueueReport(
+            name=name, strategy=strategy, offered=total.offered + in_progress,
+            answered=total.answered, abandoned=total.abandoned, blocked=total.blocked,
+            rejected=total.rejected, diverted=total.diverted, in_progress=in_progress,
+            figures=total.figures(), ci95=half_widths(per),
+        )
+
+
+def run(scenario: Scenario, **kwargs: Any) -> Report:
+    """Run ``scenario`` once and return its report."""
+    return Simulation(scenario, **kwargs).run()
