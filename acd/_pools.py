@@ -29,20 +29,18 @@ __all__ = ["Pool", "new_index"]
 _MIN_COMPACT = 32
 
 
-def new_index(strategy: Strategy) -> AgentIndex:
+def new_index(strategy: Strategy, requirement: Requirement) -> AgentIndex:
     ordering = strategy.ordering
     if isinstance(ordering, BucketStrategy):
-        return BucketIndex(fixed=ordering.skills_only)
+        return BucketIndex(ordering, requirement)
     rng = getattr(ordering, "rng", None)
     if isinstance(rng, random.Random):
         return RandomIndex(rng)
-    return HeapIndex()
+    return HeapIndex(strategy, requirement)
 
 
 class Pool:
-    __slots__ = (
-        "calls", "index", "keyless", "live_calls", "ordering", "queue", "requirement", "strategy",
-    )
+    __slots__ = ("calls", "index", "live_calls", "ordering", "queue", "requirement", "strategy")
 
     def __init__(self, queue: str, requirement: Requirement, strategy: Strategy) -> None:
         self.queue = queue
@@ -59,8 +57,7 @@ class Pool:
             ordering if isinstance(ordering, BucketStrategy) else None
         )
         members = getattr(self, "index", None)
-        self.index = new_index(strategy)
-        self.keyless = isinstance(self.index, RandomIndex)
+        self.index = new_index(strategy, self.requirement)
         if members is not None:
             self.index.members = members.members
 
@@ -72,21 +69,6 @@ class Pool:
         index = self.index
         assert isinstance(index, BucketIndex)
         return index.bucket(ordering.agent_bucket(agent=agent, requirement=self.requirement))
-
-    def add_agent(self, agent: AgentEntry, now: float) -> None:
-        """Index an agent that has just become available (keyed pools only)."""
-        bucketed = self.ordering
-        if bucketed is not None:
-            index = self.index
-            assert isinstance(index, BucketIndex)
-            bucket = index.bucket(bucketed.agent_bucket(agent=agent, requirement=self.requirement))
-            bucket[agent] = None
-            agent.slots[self] = bucket
-        elif self.keyless:  # a RandomIndex draws when it picks, not when agents arrive
-            self.index.add(agent, None)
-        else:
-            key = self.strategy.agent_key(agent=agent, requirement=self.requirement, now=now)
-            self.index.add(agent, key)
 
     def top_call(self) -> tuple[float, float, int, int, CallEntry] | None:
         """The best waiting call's entry, dropping stale entries on the way; not removed."""

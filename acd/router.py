@@ -40,6 +40,11 @@ class Match(NamedTuple):
     requirement: Requirement
 
 
+#: ``Match(...)`` runs a generated Python ``__new__``; ``tuple.__new__(Match, fields)`` builds the
+#: same object in C, which is measurable on the decision path.
+_new_match = tuple.__new__
+
+
 @dataclass(frozen=True, slots=True)
 class RouterStatistics:
     agents_logged_in: int
@@ -51,7 +56,10 @@ class RouterStatistics:
 
 
 class _Queue:
-    __slots__ = ("holds", "members", "name", "pools", "schedule", "strategy", "waiting")
+    __slots__ = (
+        "entry_pool", "holds", "members", "name", "pools", "relax_after", "schedule", "strategy",
+        "waiting",
+    )
 
     def __init__(self, name: str, strategy: Strategy, schedule: SkillSchedule) -> None:
         self.name = name
@@ -61,6 +69,11 @@ class _Queue:
         self.pools: dict[Requirement, Pool] = {}
         self.members: set[str] = set()
         self.waiting = 0
+        #: The pool of the schedule's first stage, where every call submitted without its own
+        #: schedule starts, and the first stage's length (None if it is the only one): saves
+        #: ``submit`` walking the schedule and hashing the requirement for the pool lookup.
+        self.entry_pool: Pool | None = None
+        self.relax_after: float | None = None
 
 
 def _holds_for_agent(strategy: Strategy) -> bool:
@@ -114,6 +127,9 @@ class Router:
         for req in schedule.requirements:
             if req not in q.pools:
                 self._new_pool(q, req, now)
+        stages = schedule.stages
+        q.entry_pool = q.pools[stages[0].requirement]
+        q.relax_after = None if schedule.single else stages[1].after_s
 
     def has_queue(self, name: str) -> bool:
         return name in self._queues
@@ -153,7 +169,7 @@ class Router:
         for pool in agent.pools:
             pool.index.members -= 1
         matches = []
-        for call in agent.personal[:]:
+        for call in agent.personal:
             self._unplace(call)
             match = self._route(call, now, self._queues[call.queue])
             if match is not None:
@@ -162,7 +178,9 @@ class Router:
 
     def make_available(self, agent_id: str, *, now: float) -> Match | None:
         """The agent is free: it takes the best call it may serve, or waits in the indexes."""
-        agent = self._agent(agent_id)
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise RouterStateError(f"agent {agent_id!r} is not logged in")
         if agent.available:
             raise RouterStateError(f"agent {agent_id!r} is already available")
         self._decisions += 1
@@ -171,9 +189,8 @@ class Router:
         best_eff = -math.inf
         best_at = math.inf
         best_order = 0
-        levels = agent.skills
         for call in agent.personal:
-            if satisfies(levels, call.requirement):
+            if satisfies(agent.skills, call.requirement):
                 eff = call.priority + self._queues[call.queue].strategy.aging_per_s * (
                     now - call.enqueued_at
                 )
@@ -203,17 +220,17 @@ class Router:
                 best_pool.call_left()
                 best.pool = None
             else:
-                agent.personal.remove(best)
+                agent.personal = tuple(c for c in agent.personal if c is not best)
                 best.seq = 0
             return self._match(best, agent)
         agent.available = True
         agent.token = next(self._tokens)
         agent.idle_since = now
         self._available += 1
-        for bucket in agent.fixed_slots.values():
+        for bucket in agent.fixed_buckets:
             bucket[agent] = None
-        for pool in agent.keyed_pools:
-            pool.add_agent(agent, now)
+        for index in agent.keyed_indexes:
+            index.enter(agent, now)
         return None
 
     def make_unavailable(self, agent_id: str) -> None:
@@ -256,13 +273,37 @@ class Router:
         if q is None:
             raise RouterStateError(f"unknown queue {queue!r}")
         self._decisions += 1
-        call = CallEntry(
-            call_id, queue, priority, now if enqueued_at is None else enqueued_at, now,
-            skills or q.schedule, preferred_agent, next(self._orders),
-        )
-        self._calls[call_id] = call
-        q.waiting += 1
-        return self._route(call, now, q)
+        schedule = skills or q.schedule
+        if q.holds:  # the strategy may hold the call for one agent: the general path
+            call = self._new_call(call_id, q, priority, enqueued_at, now, schedule, preferred_agent)
+            return self._route(call, now, q)
+        pool = q.entry_pool
+        after = q.relax_after
+        # The call enters now, so the first stage is in force until ``now + after``, exactly
+        # as ``SkillSchedule.current`` would say, unless ``after`` is too small to move ``now``.
+        if skills is None and pool is not None and (after is None or now + after > now):
+            req = pool.requirement
+            deadline = None if after is None else now + after
+        else:
+            if schedule.single:
+                req = schedule.stages[0].requirement
+                deadline = None
+            else:
+                req, deadline = schedule.current(now, now)
+            pool = q.pools.get(req)
+            if pool is None:
+                pool = self._new_pool(q, req, now)
+        agent = pool.index.top()
+        if agent is not None:
+            # Taken at once: the call never waits, so it needs no entry in the indexes.
+            self._leave(agent)
+            self._matches += 1
+            agent.last_match[queue] = self._matches
+            return _new_match(Match, (call_id, agent.agent_id, queue, req))
+        call = self._new_call(call_id, q, priority, enqueued_at, now, schedule, preferred_agent)
+        call.requirement = req
+        self._wait(call, pool, deadline)
+        return None
 
     def withdraw(self, call_id: str) -> bool:
         """The call stops waiting (caller hung up, overflow, callback taken); False if unknown."""
@@ -383,27 +424,29 @@ class Router:
         agent.available = False
         agent.token = -1  # stales its entries in heap indexes; buckets are left eagerly below
         self._available -= 1
-        for bucket in agent.fixed_slots.values():
+        for bucket in agent.fixed_buckets:
             del bucket[agent]
         slots = agent.slots
         if slots:
-            for bucket in slots.values():
+            for bucket in slots:
                 del bucket[agent]
-            slots.clear()
+            agent.slots = ()
         for index in agent.leave_indexes:
             index.discard(agent)
 
     def _attach(self, agent: AgentEntry, pool: Pool) -> None:
         """Record that ``agent`` qualifies for ``pool`` (it is not indexed here)."""
-        agent.pools.append(pool)
+        agent.pools = (*agent.pools, pool)
         pool.index.members += 1
         bucket = pool.fixed_bucket(agent)
         if bucket is not None:
             agent.fixed_slots[pool] = bucket
+            agent.fixed_buckets = (*agent.fixed_buckets, bucket)
         else:
-            agent.keyed_pools.append(pool)
-            if not isinstance(pool.index, BucketIndex):
-                agent.leave_indexes.append(pool.index)
+            index = pool.index
+            agent.keyed_indexes = (*agent.keyed_indexes, index)
+            if not isinstance(index, BucketIndex):
+                agent.leave_indexes = (*agent.leave_indexes, index)
 
     def _index(self, agent: AgentEntry, pool: Pool, now: float) -> None:
         """Put an available agent into one pool's index (outside the usual availability path)."""
@@ -411,16 +454,17 @@ class Router:
         if bucket is not None:
             bucket[agent] = None
         else:
-            pool.add_agent(agent, now)
+            pool.index.enter(agent, now)
 
     def _match(self, call: CallEntry, agent: AgentEntry) -> Match:
         if agent.available:
             self._leave(agent)
         del self._calls[call.call_id]
-        self._queues[call.queue].waiting -= 1
+        queue = call.queue
+        self._queues[queue].waiting -= 1
         self._matches += 1
-        agent.last_match[call.queue] = self._matches
-        return Match(call.call_id, agent.agent_id, call.queue, call.requirement)
+        agent.last_match[queue] = self._matches
+        return _new_match(Match, (call.call_id, agent.agent_id, queue, call.requirement))
 
     def _route(self, call: CallEntry, now: float, q: _Queue) -> Match | None:
         schedule = call.schedule
@@ -440,7 +484,7 @@ class Router:
                 if agent.available:
                     return self._match(call, agent)
                 call.seq = next(self._seqs)
-                agent.personal.append(call)
+                agent.personal = (*agent.personal, call)
                 self._schedule(call, until if deadline is None else min(deadline, until))
                 return None
         pool = q.pools.get(req)
@@ -449,6 +493,23 @@ class Router:
         agent = pool.index.top()
         if agent is not None:
             return self._match(call, agent)
+        self._wait(call, pool, deadline)
+        return None
+
+    def _new_call(
+        self, call_id: str, q: _Queue, priority: float, enqueued_at: float | None, now: float,
+        schedule: SkillSchedule, preferred_agent: str | None,
+    ) -> CallEntry:
+        call = CallEntry(
+            call_id, q.name, priority, now if enqueued_at is None else enqueued_at, now,
+            schedule, preferred_agent, next(self._orders),
+        )
+        self._calls[call_id] = call
+        q.waiting += 1
+        return call
+
+    def _wait(self, call: CallEntry, pool: Pool, deadline: float | None) -> None:
+        """Put a call with no free agent into its pool's heap (and its timer, if any)."""
         call.pool = pool
         call.seq = seq = next(self._seqs)
         heappush(
@@ -458,8 +519,7 @@ class Router:
         )
         pool.live_calls += 1
         if deadline is not None:
-            self._schedule(call, deadline)
-        return None
+            heappush(self._timers, (deadline, seq, call))
 
     def _schedule(self, call: CallEntry, when: float) -> None:
         heappush(self._timers, (when, call.seq, call))
@@ -474,7 +534,7 @@ class Router:
         elif call.preferred_agent is not None:
             holder = self._agents.get(call.preferred_agent)
             if holder is not None and call in holder.personal:
-                holder.personal.remove(call)
+                holder.personal = tuple(c for c in holder.personal if c is not call)
 
     def _new_pool(self, q: _Queue, req: Requirement, now: float) -> Pool:
         # Once per distinct (queue, requirement): configured stages at start, others on first use.
@@ -494,21 +554,23 @@ class Router:
     def _rekey(self, pool: Pool, strategy: Strategy) -> None:
         old_index = pool.index
         free = sorted(old_index.agents(), key=lambda a: (a.idle_since, a.token))
+        old_buckets = old_index.ordered if isinstance(old_index, BucketIndex) else []
         for agent in free:  # out of this pool's old index only; other pools keep their order
-            bucket = agent.fixed_slots.get(pool) or agent.slots.pop(pool, None)
+            bucket = agent.fixed_slots.get(pool)
+            if bucket is None:  # a keyed bucket, if any: the one of the old index's it sits in
+                bucket = next((b for b in old_buckets if agent in b), None)
+                agent.slots = tuple(b for b in agent.slots if b is not bucket)
             if bucket is not None:
                 del bucket[agent]
-            agent.positions.pop(old_index, None)
         pool.use(strategy)
         for agent_id in self._queues[pool.queue].members:
             agent = self._agents[agent_id]
             if pool in agent.pools:
-                agent.pools.remove(pool)
-                agent.fixed_slots.pop(pool, None)
-                if pool in agent.keyed_pools:
-                    agent.keyed_pools.remove(pool)
-                if old_index in agent.leave_indexes:
-                    agent.leave_indexes.remove(old_index)
+                agent.pools = tuple(p for p in agent.pools if p is not pool)
+                if agent.fixed_slots.pop(pool, None) is not None:
+                    agent.fixed_buckets = tuple(agent.fixed_slots.values())
+                agent.keyed_indexes = tuple(i for i in agent.keyed_indexes if i is not old_index)
+                agent.leave_indexes = tuple(i for i in agent.leave_indexes if i is not old_index)
                 pool.index.members -= 1
                 self._attach(agent, pool)
         for agent in free:

@@ -158,18 +158,20 @@ def run(n_agents: int, decisions: int, seed: int, scan: bool = False) -> dict[st
     demand = [q for _, _, served in agents for q in served]
     busy: list[str] = []
     on_break: list[str] = []
-    free: set[str] = set()
+    # Insertion-ordered, not a set: a set of strings pops in hash order, which differs from one
+    # process to the next, so the same seed would not give the same traffic twice.
+    free: dict[str, None] = {}
     waiting: dict[str, None] = {}  # insertion-ordered: the oldest callers abandon first
 
     def matched(m: Match | None) -> None:
         if m is not None:
             busy.append(m.agent_id)
-            free.discard(m.agent_id)
+            free.pop(m.agent_id, None)
             waiting.pop(m.call_id, None)
 
     for agent_id, _, _ in agents:  # everybody ready at the start
         m = router.make_available(agent_id, now=now)
-        free.add(agent_id)
+        free[agent_id] = None
         matched(m)
     gc.collect()
     gc.freeze()
@@ -188,7 +190,7 @@ def run(n_agents: int, decisions: int, seed: int, scan: bool = False) -> dict[st
                 matched(m)
         r = rng.random()
         if r < 0.02 and free:  # a break: an available agent goes not ready
-            agent_id = free.pop()
+            agent_id, _ = free.popitem()  # the agent freed most recently
             router.make_unavailable(agent_id)
             on_break.append(agent_id)
         elif r < 0.04 and on_break:
@@ -196,7 +198,7 @@ def run(n_agents: int, decisions: int, seed: int, scan: bool = False) -> dict[st
             t0 = clock()
             m = router.make_available(agent_id, now=now)
             kinds["free_index" if m is None else "free_match"].append(clock() - t0)
-            free.add(agent_id)
+            free[agent_id] = None
             matched(m)
         elif len(waiting) > cap:  # the longest-waiting caller gives up
             call_id = next(iter(waiting))
@@ -218,7 +220,7 @@ def run(n_agents: int, decisions: int, seed: int, scan: bool = False) -> dict[st
             t0 = clock()
             m = router.make_available(agent_id, now=now)
             kinds["free_index" if m is None else "free_match"].append(clock() - t0)
-            free.add(agent_id)
+            free[agent_id] = None
             matched(m)
     gc.unfreeze()
     both = sorted(t for ts in kinds.values() for t in ts)

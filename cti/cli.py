@@ -4,8 +4,10 @@
     cti strategies               list the routing strategies (built in and plug-ins)
     cti diagram {agent,call,queue,trunk}
                                  print a state machine's table as a Mermaid diagram
+    cti sim SCENARIO.toml ...    run a traffic scenario in virtual time (``cti sim -h``)
+    cti staff --rate R --aht S   Erlang C / A staffing table (``cti staff -h``)
 
-Later releases add ``serve``, ``sim``, ``bench``, ``events``, ``agent``, ``staff``, ``ivr``.
+Later releases add ``serve``, ``bench``, ``events``, ``agent``, ``ivr``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from cti.core.agent import TABLE as AGENT_TABLE
 from cti.core.call import TABLE as CALL_TABLE
 from cti.core.queue import TABLE as QUEUE_TABLE
 from cti.core.trunk import TABLE as TRUNK_TABLE
+from sim import command as sim_command
+from sim import staffing
 
 __all__ = ["main"]
 
@@ -88,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("diagram", help="print a state machine as a Mermaid diagram")
     p.add_argument("machine", choices=sorted(_TABLES))
     p.set_defaults(run=_diagram)
+    sim_command.add_parser(sub)
+    staffing.add_parser(sub)
     args = parser.parse_args(argv)
     code: int = args.run(args)
     return code

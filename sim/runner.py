@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+import statistics
 import time
 from collections.abc import Callable
 from heapq import heappop, heappush
@@ -55,7 +56,7 @@ from cti.core.commands import (
 from cti.core.notifications import CallEnded
 from cti.core.records import CallRecord
 from sim.scenario import AgentGroup, CallType, Scenario, caller_number, is_managed, is_vip
-from sim.stats import QueueReport, Report, Tally, half_widths
+from sim.stats import QueueReport, Report, Tally, half_widths, student_t975
 
 __all__ = ["Simulation", "run"]
 
@@ -107,6 +108,8 @@ class Simulation:
         self._agent_final: dict[str, tuple[float, float]] = {}
         #: [busy, staffed] seconds of all agents, each counted once, per batch.
         self.batch_occupancy = [[0.0, 0.0] for _ in range(n_batches)]
+        #: agent -> its occupancy in each closed batch (for the per-agent half-widths).
+        self.agent_batches: dict[str, list[float]] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -115,6 +118,7 @@ class Simulation:
         started = time.perf_counter()
         sb = self.sb
         handle = sb.handle
+        waiting = sb.router.waiting
         heap: list[tuple[float, int, int, Any, Any]] = []
         seq = 0
         crng = random.Random(sc.seed)  # the call stream
@@ -266,13 +270,21 @@ class Simulation:
                 live[cid] = [ct, talk, wrap, cb, None, True]
                 if cb >= 0:
                     self.in_progress[ct.queue] += 1
+                    # Poisson arrivals see time averages (PASTA): the router's own count of
+                    # waiting calls, seen at arrivals, checks Little's law against the records.
+                    self.tallies[cb][ct.queue].seen_waiting += waiting(ct.queue)
                 out = handle(CallArrived(
                     cid, caller, ct.dialed, ct.trunk, ct.queue, ct.priority,
                     skills=ct.skills,
                 ), now)
-                if patience is not None and cid in live:
-                    push(now + patience, _ABANDON, cid)
                 play(out.commands, out.notifications, now)
+                info = live.get(cid)
+                if info is not None:  # not blocked or rejected on arrival
+                    # Queued: no agent was offered the call as it arrived (P(wait) counts these;
+                    # the ring time of an immediate offer is not waiting in queue).
+                    info.append(cid not in offers)
+                    if patience is not None:
+                        push(now + patience, _ABANDON, cid)
                 last_arrival = now
                 if measure_calls is not None and n_arrived >= measure_calls:
                     arrivals_open = False
@@ -288,7 +300,7 @@ class Simulation:
                 info = live[a]
                 info[4] = b
                 info[5] = True  # for a callback, the customer was dialled and picked up
-                push(now + info[1], _TALK_END, a)
+                push(now + info[1] * groups[b].talk_scale, _TALK_END, a)
                 play(out.commands, out.notifications, now)
             elif code == _TALK_END:
                 info = live.get(a)
@@ -343,7 +355,7 @@ class Simulation:
         if progress is not None:
             progress(1.0)
         wall = time.perf_counter() - started
-        return self._report(end, wall, n_arrived)
+        return self._report(end, warm_end, wall, n_arrived)
 
     # -- rare events (not worth a place in the inner dispatch) ------------------------------
 
@@ -427,7 +439,7 @@ class Simulation:
         t.offered += 1
         disp = rec.disposition
         wait = rec.wait_s
-        if wait > 0:
+        if len(info) > 6 and info[6]:
             t.waited += 1
         if disp == "answered" and rec.answered_at is not None:
             t.answered += 1
@@ -468,6 +480,8 @@ class Simulation:
             b0, s0 = marks.get(aid, (0.0, 0.0))
             occupancy[0] += busy - b0
             occupancy[1] += staffed - s0
+            if staffed > s0:
+                self.agent_batches.setdefault(aid, []).append((busy - b0) / (staffed - s0))
             for q in self._agent_queues.get(aid, ()):
                 t = tallies[q]
                 t.busy_s += busy - b0
@@ -475,7 +489,7 @@ class Simulation:
         self._agent_marks = totals
         self._agent_final = totals
 
-    def _report(self, end: float, wall: float, calls: int) -> Report:
+    def _report(self, end: float, warm_end: float, wall: float, calls: int) -> Report:
         sc = self.scenario
         strategies = sc.strategies
         queues = {}
@@ -504,10 +518,16 @@ class Simulation:
         names = sorted(set(strategies.values()))
         overall = self._queue_report("(all)", ",".join(names), grand, overall_batches,
                                      sum(self.in_progress.values()))
+        agent_ci = {}
+        for aid, values in self.agent_batches.items():
+            agent_ci[aid] = (student_t975(len(values) - 1) * statistics.stdev(values)
+                             / math.sqrt(len(values))) if len(values) > 1 else math.nan
         return Report(
             scenario=sc.name, strategy=",".join(names), seed=sc.seed, calls=calls,
-            simulated_s=end - self.t0, wall_s=wall, batches=sc.batches, overall=overall,
-            queues=queues, agents=agent_busy, stale_events=self.sb.stale_events,
+            simulated_s=end - self.t0, measured_s=max(0.0, end - warm_end), wall_s=wall,
+            batches=sc.batches, overall=overall,
+            queues=queues, agents=agent_busy, agents_ci95=agent_ci,
+            stale_events=self.sb.stale_events,
         )
 
     @staticmethod

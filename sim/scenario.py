@@ -147,6 +147,8 @@ class AgentModel(_Model):
     breaks: list[BreakModel] = Field(default_factory=list)
     ring_delay: DistributionSpec = FixedSpec(dist="fixed", value=0.0)
     no_answer_p: float = Field(0.0, ge=0, lt=1)
+    #: Talk time multiplier for these agents (2.0: they take twice as long as the call type's).
+    talk_scale: float = Field(1.0, gt=0, allow_inf_nan=False)
 
 
 class ScenarioModel(_Model):
@@ -193,6 +195,7 @@ class AgentGroup:
     breaks: tuple[tuple[float, float, str], ...]
     ring_delay: Distribution
     no_answer_p: float
+    talk_scale: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +343,7 @@ def _compile(model: ScenarioModel, source: str) -> Scenario:
                 raise ConfigurationError(f"{where}.breaks[{k}].at", str(exc)) from None
         groups.append(AgentGroup(
             name, ids, None if shifts is None else tuple(shifts), tuple(breaks),
-            _dist(f"{where}.ring_delay", a.ring_delay), a.no_answer_p,
+            _dist(f"{where}.ring_delay", a.ring_delay), a.no_answer_p, a.talk_scale,
         ))
     trunks = tuple(TrunkConfig(name, t.capacity) for name, t in model.trunks.items())
     trunk_names = {t.name for t in trunks} | {"default"}

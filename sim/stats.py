@@ -11,8 +11,9 @@ Conventions, the same everywhere (and in ``docs/scenarios.md``):
   overflowed call still counts there), and in the batch in which it arrived.
 - ``offered`` is every call that arrived, blocked and rejected ones included, and every rate
   divides by it: ``service_level`` = answered within the queue's threshold / offered,
-  ``p_wait`` = calls that waited more than 0 s (answered or not) / offered, ``p_abandon`` =
-  abandoned / offered.
+  ``p_wait`` = calls that found no agent to offer them to on arrival and queued / offered,
+  ``p_abandon`` = abandoned / offered.
+- Waits run from entering the queue to the answer, so they include ringing.
 - ``asa_s`` is the mean wait of answered calls; ``mean_wait_s`` the mean wait of every call
   that reached a queue (answered or abandoned), as Erlang A reports it.
 - ``aht_s`` is talk plus wrap-up per answered call; ``occupancy`` is the agents' busy time
@@ -62,6 +63,8 @@ class Tally:
     wait_answered_s: float = 0.0
     wait_abandoned_s: float = 0.0
     handle_s: float = 0.0
+    #: Sum over arrivals of the number of calls they found waiting in the queue.
+    seen_waiting: int = 0
     #: Agents' busy and staffed seconds in this batch (for occupancy).
     busy_s: float = 0.0
     staffed_s: float = 0.0
@@ -86,12 +89,13 @@ class Tally:
             "p_block": ratio(self.blocked, offered),
             "aht_s": ratio(self.handle_s, self.answered),
             "occupancy": ratio(self.busy_s, self.staffed_s),
+            "queue_length_seen": ratio(self.seen_waiting, offered),
         }
 
 
 #: Figures that get a confidence half-width.
 FIGURES = ("p_wait", "asa_s", "mean_wait_s", "service_level", "p_abandon", "p_block", "aht_s",
-           "occupancy")
+           "occupancy", "queue_length_seen")
 
 
 def half_widths(batches: Iterable[Tally]) -> dict[str, float]:
@@ -143,19 +147,23 @@ class Report:
     seed: int
     calls: int
     simulated_s: float
+    #: The measured period: simulated time after the warm-up.
+    measured_s: float
     wall_s: float
     batches: int
     overall: QueueReport
     queues: Mapping[str, QueueReport]
     #: Each agent's occupancy over the measured period.
     agents: Mapping[str, float] = field(default_factory=dict)
+    agents_ci95: Mapping[str, float] = field(default_factory=dict)
     stale_events: int = 0
 
     def as_dict(self, *, agents: bool = False) -> dict[str, object]:
         top = self.overall.as_dict()
         out: dict[str, object] = {
             "scenario": self.scenario, "strategy": self.strategy, "seed": self.seed,
-            "simulated_s": round(self.simulated_s, 3), "wall_s": round(self.wall_s, 3),
+            "simulated_s": round(self.simulated_s, 3),
+            "measured_s": round(self.measured_s, 3), "wall_s": round(self.wall_s, 3),
             "calls_per_s": round(self.calls / self.wall_s, 1) if self.wall_s else None,
             "batches": self.batches,
             **top,
@@ -163,6 +171,7 @@ class Report:
         }
         if agents:
             out["agents"] = {a: _clean(v) for a, v in self.agents.items()}
+            out["agents_ci95"] = {a: _clean(v) for a, v in self.agents_ci95.items()}
         return out
 
 

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import pytest
 
-from acd import Match, Router, SkillSchedule, available_strategies
+from acd import (
+    AgentEntry,
+    Match,
+    Requirement,
+    Router,
+    SkillSchedule,
+    Strategy,
+    available_strategies,
+)
+from acd.strategy import AgentKey
 
 Q = "sales"
 BILLING_3 = SkillSchedule.parse("queues.sales.skills", [(0, {"billing": 3})])
@@ -570,3 +580,47 @@ def test_preferred_agent_held_call_does_not_block_other_calls() -> None:
     assert router.submit("held", queue=Q, now=1, preferred_agent="pref") is None
     assert take(router, "plain", 2) == "other"
     assert router.call("held") is not None
+
+
+# -- plug-in keys the heap index must order as tuples compare ------------------------------------
+
+
+class VaryingKeys(Strategy):
+    """A plug-in whose tuple keys differ in length: a key that is a prefix of a longer one
+    sorts first, which a heap that spliced keys into its entries would get wrong."""
+
+    name = "varying-keys"
+    keys: ClassVar[dict[str, tuple[float, ...]]] = {
+        "a": (1, 0.5), "b": (1,), "c": (0, 9.0, 9.0), "d": (1, 0.5, 0.0), "e": (2,),
+    }
+
+    def agent_key(self, *, agent: AgentEntry, requirement: Requirement, now: float) -> AgentKey:
+        return self.keys[agent.agent_id]
+
+
+def test_heap_index_orders_tuple_keys_of_different_lengths_as_tuples_compare() -> None:
+    """The first key fixes a length for the heap's entries; "b"'s shorter key arrives second,
+    after "a"'s, and must still go before it."""
+    router = Router()
+    router.configure_queue(Q, strategy=VaryingKeys(queue=Q, options={}, seed=0))
+    staff(router, list(VaryingKeys.keys))
+    picks = [take(router, f"call{i}", 10 + i) for i in range(len(VaryingKeys.keys))]
+    assert picks == sorted(VaryingKeys.keys, key=VaryingKeys.keys.__getitem__)
+    assert picks == ["c", "b", "a", "d", "e"]
+
+
+def test_heap_index_keeps_the_order_of_same_length_keys_through_churn() -> None:
+    """Round-robin keys all have one length: agents leaving through other queues leave stale
+    entries behind, and the order stays the strategy's, call after call."""
+    router = Router()
+    router.configure_queue(Q, strategy="round-robin")
+    router.configure_queue("other", strategy="least-idle")
+    staff(router, ["a", "b", "c", "d"], queues=(Q, "other"))
+    assert take(router, "q1", 10) == "a"
+    other = router.submit("o1", queue="other", now=11)  # b leaves through the other queue
+    assert other is not None
+    assert other.agent_id == "b"
+    assert router.make_available("a", now=12) is None
+    assert router.make_available("b", now=13) is None
+    # Never served by Q first (c, d, then b who took a call elsewhere), then a (served by Q).
+    assert [take(router, f"q{i}", 20 + i) for i in range(2, 6)] == ["c", "d", "b", "a"]

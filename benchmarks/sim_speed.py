@@ -1,0 +1,126 @@
+"""Simulator speed: the Erlang C model through the production switchboard, against the same
+model in SimPy and Ciw in the same run.
+
+The model (DESIGN.md §6): 100 agents, 95 Erlang offered, exponential talk of mean 180 s, one
+queue, no abandonment, no wrap-up. The cti run is a scenario like any other: every call goes
+through ``Switchboard.handle`` and the queue's strategy (``least-idle``), with call records
+built and tallied; the peers are ``benchmarks/peers.py``. Each figure is the median of
+``--repeat`` runs, interleaved so a busy moment of this shared machine does not fall on one
+simulator only. Also measured: cti's speed at 10 and at 1,000 agents (occupancy 0.95), and the
+peak resident memory of one cti run of ``--memory-calls`` calls, in a child process.
+
+    python benchmarks/sim_speed.py [--json] [--calls N] [--repeat R] [--memory-calls N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.peers import run_ciw, run_simpy
+from sim.runner import run
+from sim.scenario import Scenario, parse_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+AHT = 180.0
+
+
+def scenario(agents: int, erlang: float, calls: int, seed: int) -> Scenario:
+    text = f"""
+seed = {seed}
+[run]
+calls = {calls}
+warmup_s = 0
+batches = 20
+[arrivals]
+rate_per_s = {erlang / AHT}
+[queues.q]
+strategy = "least-idle"
+wrap_up_s = 0
+[call_types.c]
+queue = "q"
+talk = {{ dist = "exponential", mean = {AHT} }}
+[agents.a]
+count = {agents}
+queues = ["q"]
+"""
+    return parse_scenario(text, source=f"erlang-c-{agents}")
+
+
+def cti_rate(agents: int, erlang: float, calls: int, seed: int) -> float:
+    report = run(scenario(agents, erlang, calls, seed))
+    return report.calls / report.wall_s
+
+
+def peer_rate(fn: object, agents: int, erlang: float, calls: int, seed: int) -> float:
+    out = fn(agents, erlang / AHT, AHT, calls, seed)  # type: ignore[operator]
+    return float(out["calls"]) / float(out["wall_s"])
+
+
+def peak_rss_mib(calls: int) -> float:
+    """Peak RSS of a child process running one cti simulation of ``calls`` calls."""
+    # The child reports its own peak: RUSAGE_CHILDREN would be the largest of every child
+    # this process ever waited for, not this one's.
+    code = (
+        f"import sys, resource; sys.path.insert(0, {str(ROOT)!r})\n"
+        "from benchmarks.sim_speed import scenario\n"
+        "from sim.runner import run\n"
+        f"run(scenario(100, 95.0, {calls}, 1))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"  # KiB on Linux
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
+                         capture_output=True, text=True)
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--calls", type=int, default=1_000_000)
+    p.add_argument("--sweep-calls", type=int, default=200_000)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--memory-calls", type=int, default=10_000_000)
+    args = p.parse_args(argv)
+    rates: dict[str, list[float]] = {"cti": [], "simpy": [], "ciw": [], "cti10": [],
+                                     "cti1000": []}
+    for i in range(args.repeat):
+        seed = i + 1
+        rates["cti"].append(cti_rate(100, 95.0, args.calls, seed))
+        rates["simpy"].append(peer_rate(run_simpy, 100, 95.0, args.calls, seed))
+        rates["ciw"].append(peer_rate(run_ciw, 100, 95.0, args.calls, seed))
+        rates["cti10"].append(cti_rate(10, 9.5, args.sweep_calls, seed))
+        rates["cti1000"].append(cti_rate(1000, 950.0, args.sweep_calls, seed))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    result = {
+        "cti_calls_per_s": round(med["cti"], 1),
+        "simpy_calls_per_s": round(med["simpy"], 1),
+        "ciw_calls_per_s": round(med["ciw"], 1),
+        "ratio_vs_simpy": round(med["cti"] / med["simpy"], 3),
+        "ratio_vs_ciw": round(med["cti"] / med["ciw"], 3),
+        "cti_10_agents_calls_per_s": round(med["cti10"], 1),
+        "cti_1000_agents_calls_per_s": round(med["cti1000"], 1),
+        "scale_1000_vs_10": round(med["cti1000"] / med["cti10"], 3),
+        "peak_rss_mib_10m": None,
+        "calls": args.calls,
+        "memory_calls": args.memory_calls,
+        "repeat": args.repeat,
+    }
+    if args.memory_calls > 0:
+        result["peak_rss_mib_10m"] = round(peak_rss_mib(args.memory_calls), 1)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:30} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
