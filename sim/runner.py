@@ -50,11 +50,13 @@ from cti.core.commands import (
     ConnectAgent,
     HangUp,
     LookupCustomer,
+    ParkWithMusic,
     Record,
     Redirect,
 )
 from cti.core.notifications import CallEnded
 from cti.core.records import CallRecord
+from sim.distributions import Fixed
 from sim.scenario import AgentGroup, CallType, Scenario, caller_number, is_managed, is_vip
 from sim.stats import QueueReport, Report, Tally, half_widths, student_t975
 
@@ -155,36 +157,67 @@ class Simulation:
 
         timer_at = math.inf
 
-        def play(out_cmds: list[Any], out_notes: list[Any], now: float) -> None:
+        # Agents who answer the moment their phone rings (no ring delay, never miss): their
+        # answer is handed to the switchboard within the same step, not through the heap.
+        at_once = {
+            aid for g in sc.groups if g.no_answer_p == 0 and isinstance(g.ring_delay, Fixed)
+            and g.ring_delay.value == 0 for aid in g.agent_ids
+        }
+
+        def play(cmds: list[Any], notes: list[Any], now: float) -> None:
             """Do what the switchboard asked, as a PBX and the agents' phones would."""
             nonlocal timer_at
-            for cmd in out_cmds:
-                kind = type(cmd)
-                if kind is ConnectAgent:
-                    cid, aid = cmd.call_id, cmd.agent_id
-                    offers[cid] = aid
-                    g = groups[aid]
-                    if g.no_answer_p and arng.random() < g.no_answer_p:
-                        push(now, _RINGING, cid, aid)  # rings until the switchboard gives up
+            while True:
+                answer_now = None
+                for cmd in cmds:
+                    kind = type(cmd)
+                    if kind is ParkWithMusic:
                         continue
-                    delay = g.ring_delay.sample(arng)
-                    if delay > 0:
-                        push(now, _RINGING, cid, aid)
-                    push(now + delay, _ANSWER, cid, aid)
-                elif kind is CancelOffer:
-                    if offers.get(cmd.call_id) == cmd.agent_id:
-                        del offers[cmd.call_id]
-                elif kind is HangUp or kind is Redirect:
-                    info = live.get(cmd.call_id)
-                    if info is not None:
-                        info[5] = False  # the caller's leg is gone (a callback lives on)
-                elif kind is Record:
-                    push(now + VOICEMAIL_S, _RECORDED, cmd.call_id)
-                elif kind is LookupCustomer:
-                    push(now, _LOOKUP, cmd.call_id, cmd.caller)
-            for note in out_notes:
-                if type(note) is CallEnded:
-                    self._ended(note.record, live.pop(note.record.call_id))
+                    if kind is ConnectAgent:
+                        cid, aid = cmd.call_id, cmd.agent_id
+                        offers[cid] = aid
+                        if aid in at_once:
+                            if answer_now is None:
+                                answer_now = [(cid, aid)]
+                            else:
+                                answer_now.append((cid, aid))
+                            continue
+                        g = groups[aid]
+                        if g.no_answer_p and arng.random() < g.no_answer_p:
+                            push(now, _RINGING, cid, aid)  # rings until the switchboard gives up
+                            continue
+                        delay = g.ring_delay.sample(arng)
+                        if delay > 0:
+                            push(now, _RINGING, cid, aid)
+                        push(now + delay, _ANSWER, cid, aid)
+                    elif kind is CancelOffer:
+                        if offers.get(cmd.call_id) == cmd.agent_id:
+                            del offers[cmd.call_id]
+                    elif kind is HangUp or kind is Redirect:
+                        info = live.get(cmd.call_id)
+                        if info is not None:
+                            info[5] = False  # the caller's leg is gone (a callback lives on)
+                    elif kind is Record:
+                        push(now + VOICEMAIL_S, _RECORDED, cmd.call_id)
+                    elif kind is LookupCustomer:
+                        push(now, _LOOKUP, cmd.call_id, cmd.caller)
+                for note in notes:
+                    if type(note) is CallEnded:
+                        self._ended(note.record, live.pop(note.record.call_id))
+                if answer_now is None:
+                    break
+                cmds, notes = [], []
+                for cid, aid in answer_now:
+                    if offers.get(cid) != aid:
+                        continue
+                    del offers[cid]
+                    out = handle(AgentLegAnswered(cid, aid), now)
+                    info = live[cid]
+                    info[4] = aid
+                    info[5] = True  # for a callback, the customer was dialled and picked up
+                    push(now + info[1] * groups[aid].talk_scale, _TALK_END, cid)
+                    cmds += out.commands
+                    notes += out.notifications
             d = sb.next_deadline()
             if d is not None and d < timer_at:
                 timer_at = d
@@ -277,12 +310,17 @@ class Simulation:
                     cid, caller, ct.dialed, ct.trunk, ct.queue, ct.priority,
                     skills=ct.skills,
                 ), now)
-                play(out.commands, out.notifications, now)
+                cmds = out.commands
+                # Queued: no agent was offered the call as it arrived (P(wait) counts these; the
+                # ring time of an immediate offer is not waiting in queue).
+                queued = True
+                for cmd in cmds:
+                    if type(cmd) is ConnectAgent:
+                        queued = False
+                play(cmds, out.notifications, now)
                 info = live.get(cid)
                 if info is not None:  # not blocked or rejected on arrival
-                    # Queued: no agent was offered the call as it arrived (P(wait) counts these;
-                    # the ring time of an immediate offer is not waiting in queue).
-                    info.append(cid not in offers)
+                    info.append(queued)
                     if patience is not None:
                         push(now + patience, _ABANDON, cid)
                 last_arrival = now

@@ -160,7 +160,7 @@ class Agent(Machine[AgentState, AgentInput]):
 
     def fire(self, inp: AgentInput, now: float) -> AgentState:
         prev_state, prev_reason, since = self.state, self.reason, self.since
-        prev = super().fire(inp, now)
+        prev = Machine.fire(self, inp, now)  # not super(): this is the hot path
         not_ready = AgentState.NOT_READY
         if prev_state is not_ready and (self.state is not not_ready or inp is AgentInput.NOT_READY):
             key = prev_reason or "unknown"

@@ -80,6 +80,11 @@ class Output(NamedTuple):
     notifications: list[Notification]
 
 
+#: ``Output(...)`` runs a generated Python ``__new__``; this builds the same tuple in C, once per
+#: event handled.
+_new_output = tuple.__new__
+
+
 class Switchboard:
     def __init__(
         self,
@@ -176,7 +181,7 @@ class Switchboard:
         return _audit.audit(self, now)
 
     def _flush(self) -> Output:
-        out = Output(self._cmds, self._notes)
+        out = _new_output(Output, (self._cmds, self._notes))
         self._cmds = []
         self._notes = []
         return out
