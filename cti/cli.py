@@ -95,7 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim_command.add_parser(sub)
     staffing.add_parser(sub)
     args = parser.parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except BrokenPipeError:  # `cti sim ... | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
     return code
 
 

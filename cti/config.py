@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
@@ -31,7 +31,7 @@ from cti.core import (
 
 __all__ = [
     "ConfigFileError", "QueueModel", "RingModel", "TrunkModel", "load_config", "parse_config",
-    "queue_config", "ring_policy",
+    "queue_config", "read_file", "ring_policy", "validate_toml",
 ]
 
 
@@ -42,6 +42,9 @@ class ConfigFileError(ConfigurationError):
         super().__init__(entry, problem)
         self.source = source
         self.args = (f"{source}: {entry}: {problem}",)
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -110,26 +113,39 @@ class ConfigModel(_Model):
 def load_config(path: str | Path) -> SwitchboardConfig:
     """Read and validate a TOML configuration file."""
     path = Path(path)
+    return parse_config(read_file(path, ConfigFileError), source=str(path))
+
+
+def read_file(path: Path, error: type[ConfigFileError]) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigFileError(str(path), "(file)", f"cannot read: {exc.strerror}") from exc
-    return parse_config(text, source=str(path))
+        raise error(str(path), "(file)", f"cannot read: {exc.strerror}") from exc
+
+
+def validate_toml(
+    text: str, model: type[M], *, source: str, error: type[ConfigFileError]
+) -> M:
+    """TOML text to a validated ``model``; the first problem becomes ``error`` naming the file,
+    the entry as a dotted path, and what is wrong (how many more there are, too)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(source, "(syntax)", str(exc)) from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        err = errors[0]
+        entry = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        msg = err["msg"].removeprefix("Value error, ")  # our own validators' messages
+        raise error(source, entry, f"{msg}{more}") from exc
 
 
 def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:
     """Validate TOML text; ``source`` names it in error messages."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigFileError(source, "(syntax)", str(exc)) from exc
-    try:
-        model = ConfigModel.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        entry = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigFileError(source, entry, f"{err['msg']}{more}") from exc
+    model = validate_toml(text, ConfigModel, source=source, error=ConfigFileError)
     try:
         config = _to_core(model)
         config.validate()

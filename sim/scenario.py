@@ -13,16 +13,24 @@ problem, e.g. ``sim/scenarios/x.toml: call_types.billing.queue: unknown queue 'b
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 import acd
-from cti.config import QueueModel, RingModel, TrunkModel, queue_config, ring_policy
+from cti.config import (
+    ConfigFileError,
+    QueueModel,
+    RingModel,
+    TrunkModel,
+    queue_config,
+    read_file,
+    ring_policy,
+    validate_toml,
+)
 from cti.core import AgentConfig, ConfigurationError, SwitchboardConfig, TrunkConfig
 from sim.arrivals import ArrivalProcess, Poisson, RateProfile
 from sim.distributions import Distribution, DistributionSpec, FixedSpec, build
@@ -38,13 +46,8 @@ __all__ = [
 ]
 
 
-class ScenarioError(ConfigurationError):
+class ScenarioError(ConfigFileError):
     """A scenario is invalid; the message names the file, the key and the problem."""
-
-    def __init__(self, source: str, entry: str, problem: str) -> None:
-        super().__init__(entry, problem)
-        self.source = source
-        self.args = (f"{source}: {entry}: {problem}",)
 
 
 # -- schema -----------------------------------------------------------------------------------
@@ -266,26 +269,11 @@ class Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(str(path), "(file)", f"cannot read: {exc.strerror}") from exc
-    return parse_scenario(text, source=str(path))
+    return parse_scenario(read_file(path, ScenarioError), source=str(path))
 
 
 def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(source, "(syntax)", str(exc)) from exc
-    try:
-        model = ScenarioModel.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        entry = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ScenarioError(source, entry, f"{msg}{more}") from exc
+    model = validate_toml(text, ScenarioModel, source=source, error=ScenarioError)
     try:
         return _compile(model, source)
     except ConfigurationError as exc:

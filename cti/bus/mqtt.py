@@ -1,0 +1,117 @@
+"""The MQTT publisher: drains the outbox to a broker with aiomqtt, QoS 1, reconnecting with
+jittered exponential backoff.
+
+An event leaves the outbox only once the broker acknowledged it (PUBACK), so a connection lost
+mid-publish costs a duplicate, never a loss; the envelope's id lets subscribers drop it. The
+password is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+
+import aiomqtt
+
+from cti.bus.envelope import Format, encode
+from cti.bus.outbox import Outbox
+
+__all__ = ["BrokerConfig", "MqttPublisher"]
+
+log = logging.getLogger("cti.bus")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "cti-server"
+    format: Format = "msgpack"
+    keepalive_s: int = 30
+    backoff_min_s: float = 0.5
+    backoff_max_s: float = 30.0
+    #: Longest wait for one acknowledgement before the connection is taken as broken.
+    publish_timeout_s: float = 10.0
+
+    def __repr__(self) -> str:  # the password must never reach a log line
+        return (f"BrokerConfig(host={self.host!r}, port={self.port}, "
+                f"username={self.username!r}, client_id={self.client_id!r})")
+
+
+class MqttPublisher:
+    def __init__(self, config: BrokerConfig, outbox: Outbox, *, seed: int | None = None) -> None:
+        self.config = config
+        self.outbox = outbox
+        self._wake = asyncio.Event()
+        self._rng = random.Random(seed)
+        self.connected = False
+        self.connects = 0
+        self.failures = 0
+
+    def wake(self) -> None:
+        """Tell the publisher the outbox has something (the outbox's ``on_put``)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish for ever (until cancelled), reconnecting whenever the broker goes away."""
+        backoff = self.config.backoff_min_s
+        while True:
+            cfg = self.config  # read each time: a reload may point it elsewhere
+            try:
+                async with aiomqtt.Client(
+                    cfg.host, cfg.port, username=cfg.username, password=cfg.password,
+                    identifier=cfg.client_id, protocol=aiomqtt.ProtocolVersion.V5,
+                    keepalive=cfg.keepalive_s, timeout=cfg.publish_timeout_s,
+                ) as client:
+                    self.connected = True
+                    self.connects += 1
+                    backoff = cfg.backoff_min_s
+                    log.info("connected to broker %s:%d", cfg.host, cfg.port)
+                    # The watcher notices a lost connection at once; a publisher with nothing
+                    # to send would otherwise find out only at its next publish.
+                    async with asyncio.TaskGroup() as tasks:
+                        tasks.create_task(self._watch(client))
+                        tasks.create_task(self._drain(client))
+            except* aiomqtt.MqttError as group:
+                self.failures += 1
+                log.warning("broker %s:%d: %s; %d events waiting, retrying in about %.1f s",
+                            cfg.host, cfg.port, group.exceptions[0], len(self.outbox),
+                            backoff)
+            finally:
+                self.connected = False
+            await asyncio.sleep(backoff * (0.5 + self._rng.random()))
+            backoff = min(backoff * 2, self.config.backoff_max_s)
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until the outbox is empty (True) or ``timeout_s`` passes (False); for shutdown."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(self.outbox):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    @staticmethod
+    async def _watch(client: aiomqtt.Client) -> None:
+        """Raise ``MqttError`` as soon as the connection is lost."""
+        async for _ in client.messages:
+            pass  # nothing is subscribed yet; agent commands will arrive here
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        outbox = self.outbox
+        fmt = self.config.format
+        while True:
+            item = outbox.peek()
+            if item is None:
+                self._wake.clear()
+                if len(outbox) == 0:
+                    await self._wake.wait()
+                continue
+            await client.publish(item.topic, encode(item.envelope, fmt), qos=1,
+                                 retain=item.retain)
+            outbox.done(item)
