@@ -1,0 +1,161 @@
+"""Agent commands arriving over the bus: ``cti/v1/{site}/agents/{agent}/cmd``.
+
+A command is a map (msgpack, or JSON when the daemon is configured so) with a ``cmd`` key::
+
+    {"cmd": "login", "skills": {"billing": 7}, "queues": ["billing"]}   # both optional: roster
+    {"cmd": "logout"}
+    {"cmd": "ready"}
+    {"cmd": "not-ready", "reason": "lunch"}
+    {"cmd": "wrap-up-done"}
+    {"cmd": "transfer", "to_queue": "billing"}   # or "to_agent": "1002", or "to_number": "..."
+    {"cmd": "hold"} / {"cmd": "unhold"}
+
+The agent is the one the topic names; a payload that names another (``"agent": "1002"``) is
+refused, since a desktop may only act for its own agent (the broker's ACL enforces the same at
+the topic; see ``docs/mosquitto.acl``). Replies go to the MQTT 5 response topic with the
+request's correlation data: ``{"ok": true}`` or ``{"ok": false, "error": "..."}`` saying why;
+a refused command changes nothing.
+
+This module is sans-IO: ``parse_command`` turns topic and payload into a core event or raises
+``CommandError``; ``reply`` builds the answer. The runtime hands the event to the switchboard.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+import msgpack
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
+
+from cti.bus.envelope import Format
+from cti.bus.topics import PREFIX, level
+from cti.core import (
+    AgentLogin,
+    AgentLogout,
+    AgentNotReady,
+    AgentReady,
+    Event,
+    HoldCall,
+    TransferCall,
+    WrapUpDone,
+)
+
+__all__ = ["MAX_COMMAND_BYTES", "CommandError", "command_topic", "parse_command", "reply"]
+
+#: Larger payloads are refused before decoding.
+MAX_COMMAND_BYTES = 16 * 1024
+
+
+class CommandError(ValueError):
+    """A command was refused; the text says why (it is sent back in the reply)."""
+
+
+class _Cmd(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: Optional; when given it must be the topic's agent.
+    agent: str | None = None
+
+
+class Login(_Cmd):
+    cmd: Literal["login"]
+    skills: dict[str, StrictInt] | None = None
+    queues: list[str] | None = None
+
+
+class Logout(_Cmd):
+    cmd: Literal["logout"]
+
+
+class Ready(_Cmd):
+    cmd: Literal["ready"]
+
+
+class NotReady(_Cmd):
+    cmd: Literal["not-ready"]
+    reason: str = Field("break", min_length=1, max_length=64)
+
+
+class WrapDone(_Cmd):
+    cmd: Literal["wrap-up-done"]
+
+
+class Transfer(_Cmd):
+    cmd: Literal["transfer"]
+    to_queue: str | None = None
+    to_agent: str | None = None
+    to_number: str | None = None
+
+
+class Hold(_Cmd):
+    cmd: Literal["hold", "unhold"]
+
+
+_Command = Annotated[
+    Login | Logout | Ready | NotReady | WrapDone | Transfer | Hold, Field(discriminator="cmd")
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(_Command)
+
+
+def command_topic(site: str, agent: str) -> str:
+    return f"{PREFIX}/{level(site)}/agents/{level(agent)}/cmd"
+
+
+def _agent_of(site: str, topic: str) -> str:
+    head = f"{PREFIX}/{level(site)}/agents/"
+    if not topic.startswith(head) or not topic.endswith("/cmd"):
+        raise CommandError(f"not a command topic: {topic!r}")
+    name = topic[len(head):-len("/cmd")]
+    if not name or "/" in name:
+        raise CommandError(f"not a command topic: {topic!r}")
+    # Undo the percent-encoding of ``level`` (only the characters it encodes).
+    for raw, code in (("/", "%2F"), ("+", "%2B"), ("#", "%23"), ("\0", "%00"), ("%", "%25")):
+        name = name.replace(code, raw)
+    return name
+
+
+def parse_command(site: str, topic: str, payload: bytes, fmt: Format = "msgpack") -> Event:
+    """The core event a command asks for, or ``CommandError`` saying what is wrong."""
+    agent = _agent_of(site, topic)
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError(f"command of {len(payload)} bytes is over {MAX_COMMAND_BYTES}")
+    try:
+        doc = json.loads(payload) if fmt == "json" else msgpack.unpackb(payload, raw=False)
+    except (ValueError, msgpack.UnpackException, TypeError) as exc:
+        raise CommandError(f"not valid {fmt}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise CommandError("a command is a map with a 'cmd' key")
+    try:
+        cmd = _ADAPTER.validate_python(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "command"
+        raise CommandError(f"{where}: {err['msg']}") from None
+    if cmd.agent is not None and cmd.agent != agent:
+        raise CommandError(f"agent {agent!r} may not send commands for {cmd.agent!r}")
+    if isinstance(cmd, Login):
+        return AgentLogin(agent, cmd.skills, tuple(cmd.queues) if cmd.queues is not None
+                          else None)
+    if isinstance(cmd, Logout):
+        return AgentLogout(agent)
+    if isinstance(cmd, Ready):
+        return AgentReady(agent)
+    if isinstance(cmd, NotReady):
+        return AgentNotReady(agent, cmd.reason)
+    if isinstance(cmd, WrapDone):
+        return WrapUpDone(agent)
+    if isinstance(cmd, Transfer):
+        targets = [t for t in (cmd.to_queue, cmd.to_agent, cmd.to_number) if t]
+        if len(targets) != 1:
+            raise CommandError("a transfer names exactly one of to_queue, to_agent, to_number")
+        return TransferCall(agent, cmd.to_queue, cmd.to_agent, cmd.to_number)
+    return HoldCall(agent, cmd.cmd == "hold")
+
+
+def reply(error: str | None, fmt: Format = "msgpack") -> bytes:
+    """The answer to a command: ``{"ok": true}`` or ``{"ok": false, "error": why}``."""
+    doc: dict[str, object] = {"ok": True} if error is None else {"ok": False, "error": error}
+    if fmt == "json":
+        return json.dumps(doc).encode()
+    packed: bytes = msgpack.packb(doc)
+    return packed
