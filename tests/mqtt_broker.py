@@ -37,7 +37,9 @@ def _binary() -> str:
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, extra: str = "") -> None:
+        #: More mosquitto.conf lines (password and ACL files, ...).
+        self.extra = extra
         self.binary = _binary()
         self.port = free_port()
         self.workdir = workdir
@@ -45,9 +47,12 @@ class Mosquitto:
 
     def start(self) -> None:
         conf = self.workdir / "mosquitto.conf"
+        # Started as root, mosquitto drops to the "mosquitto" user, which cannot read the
+        # test's private temporary files (password, ACL); stay the user that started it.
+        as_root = "user root\n" if os.geteuid() == 0 else ""
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "log_type error\n", encoding="utf-8")
+            as_root + f"listener {self.port} 127.0.0.1\npersistence false\nlog_type error\n"
+            + (self.extra or "allow_anonymous true\n"), encoding="utf-8")
         log = (self.workdir / "mosquitto.log").open("ab")
         self.process = subprocess.Popen([self.binary, "-c", str(conf)], stdout=log,
                                         stderr=subprocess.STDOUT)
