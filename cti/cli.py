@@ -1,5 +1,6 @@
 """The ``cti`` command.
 
+    cti serve --config FILE.toml run the daemon (switchboard, clock, MQTT bus, agent commands)
     cti check CONFIG.toml        validate a configuration and summarise it
     cti strategies               list the routing strategies (built in and plug-ins)
     cti diagram {agent,call,queue,trunk}
@@ -7,12 +8,14 @@
     cti sim SCENARIO.toml ...    run a traffic scenario in virtual time (``cti sim -h``)
     cti staff --rate R --aht S   Erlang C / A staffing table (``cti staff -h``)
 
-Later releases add ``serve``, ``bench``, ``events``, ``agent``, ``ivr``.
+Later releases add ``demo``, ``bench``, ``events``, ``agent``, ``ivr``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -20,13 +23,14 @@ from typing import Any
 
 import acd
 from cti import __version__
-from cti.config import load_config
+from cti.config import load_config, load_settings
 from cti.core import ConfigurationError
 from cti.core._fsm import mermaid
 from cti.core.agent import TABLE as AGENT_TABLE
 from cti.core.call import TABLE as CALL_TABLE
 from cti.core.queue import TABLE as QUEUE_TABLE
 from cti.core.trunk import TABLE as TRUNK_TABLE
+from cti.runtime import Runtime
 from sim import command as sim_command
 from sim import staffing
 
@@ -67,6 +71,24 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    runtime = Runtime(settings)
+    try:
+        import uvloop  # noqa: PLC0415 - optional: the standard loop works too
+
+        uvloop.run(runtime.run())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        asyncio.run(runtime.run())
+    return 0
+
+
 def _strategies(args: argparse.Namespace) -> int:
     for name in acd.available_strategies():
         cls = acd.strategy_class(name)
@@ -87,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("check", help="validate a configuration file")
     p.add_argument("config")
     p.set_defaults(run=_check)
+    p = sub.add_parser("serve", help="run the daemon: the switchboard, its clock and the bus")
+    p.add_argument("--config", required=True, help="the configuration file (TOML)")
+    p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    p.set_defaults(run=_serve)
     p = sub.add_parser("strategies", help="list routing strategies")
     p.set_defaults(run=_strategies)
     p = sub.add_parser("diagram", help="print a state machine as a Mermaid diagram")

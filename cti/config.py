@@ -10,7 +10,10 @@ path, and what is wrong, e.g.::
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -30,7 +33,8 @@ from cti.core import (
 )
 
 __all__ = [
-    "ConfigFileError", "QueueModel", "RingModel", "TrunkModel", "load_config", "parse_config",
+    "BusModel", "ConfigFileError", "DaemonModel", "QueueModel", "RingModel", "Settings",
+    "TrunkModel", "load_config", "load_settings", "parse_config", "parse_settings",
     "queue_config", "read_file", "ring_policy", "validate_toml",
 ]
 
@@ -95,6 +99,28 @@ class RingModel(_Model):
     )
 
 
+class BusModel(_Model):
+    """``[bus]``: the MQTT broker events go to. The password may instead come from the
+    environment (``CTI_BUS_PASSWORD``), which wins, so it need not sit in the file."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "cti-server"
+    format: Literal["msgpack", "json"] = "msgpack"
+    #: Events kept while the broker is slow or down; beyond it the oldest are dropped (counted).
+    outbox_capacity: int = Field(100_000, ge=1)
+    keepalive_s: int = Field(30, ge=5)
+
+
+class DaemonModel(_Model):
+    """``[daemon]``: how the daemon runs."""
+
+    #: On SIGTERM, how long to wait for the outbox to drain to the broker.
+    shutdown_flush_s: float = Field(5.0, ge=0)
+
+
 class ConfigModel(_Model):
     site: str = "default"
     seed: int = 0
@@ -108,6 +134,8 @@ class ConfigModel(_Model):
     trunks: dict[str, TrunkModel] = Field(default_factory=dict)
     queues: dict[str, QueueModel] = Field(min_length=1)
     agents: dict[str, AgentModel] = Field(default_factory=dict)
+    bus: BusModel | None = None
+    daemon: DaemonModel = DaemonModel()
 
 
 def load_config(path: str | Path) -> SwitchboardConfig:
@@ -143,9 +171,43 @@ def validate_toml(
         raise error(source, entry, f"{msg}{more}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a configuration file says: the switchboard's part and the daemon's."""
+
+    switchboard: SwitchboardConfig
+    bus: BusModel | None
+    daemon: DaemonModel
+    source: str
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read a configuration file for the daemon; secrets from the environment win."""
+    path = Path(path)
+    return parse_settings(read_file(path, ConfigFileError), source=str(path), environ=environ)
+
+
+def parse_settings(
+    text: str, *, source: str = "<config>", environ: Mapping[str, str] | None = None
+) -> Settings:
+    env = os.environ if environ is None else environ
+    model = validate_toml(text, ConfigModel, source=source, error=ConfigFileError)
+    bus = model.bus
+    if bus is not None and (env.get("CTI_BUS_PASSWORD") or env.get("CTI_BUS_USERNAME")):
+        bus = bus.model_copy(update={
+            "password": env.get("CTI_BUS_PASSWORD", bus.password),
+            "username": env.get("CTI_BUS_USERNAME", bus.username),
+        })
+    return Settings(_checked(model, source), bus, model.daemon, source)
+
+
 def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:
     """Validate TOML text; ``source`` names it in error messages."""
     model = validate_toml(text, ConfigModel, source=source, error=ConfigFileError)
+    return _checked(model, source)
+
+
+def _checked(model: ConfigModel, source: str) -> SwitchboardConfig:
     try:
         config = _to_core(model)
         config.validate()

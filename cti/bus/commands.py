@@ -41,7 +41,10 @@ from cti.core import (
     WrapUpDone,
 )
 
-__all__ = ["MAX_COMMAND_BYTES", "CommandError", "command_topic", "parse_command", "reply"]
+__all__ = [
+    "MAX_COMMAND_BYTES", "CommandError", "command_filter", "command_topic", "parse_command",
+    "reply",
+]
 
 #: Larger payloads are refused before decoding.
 MAX_COMMAND_BYTES = 16 * 1024
@@ -99,6 +102,11 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(_Command)
 
 def command_topic(site: str, agent: str) -> str:
     return f"{PREFIX}/{level(site)}/agents/{level(agent)}/cmd"
+
+
+def command_filter(site: str) -> str:
+    """The subscription that receives every agent's commands."""
+    return f"{PREFIX}/{level(site)}/agents/+/cmd"
 
 
 def _agent_of(site: str, topic: str) -> str:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from cti.bus.envelope import Format, encode
 from cti.bus.outbox import Outbox
@@ -43,9 +46,21 @@ class BrokerConfig:
 
 
 class MqttPublisher:
-    def __init__(self, config: BrokerConfig, outbox: Outbox, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        outbox: Outbox,
+        *,
+        seed: int | None = None,
+        on_message: Callable[[aiomqtt.Message], bytes | None] | None = None,
+        subscriptions: tuple[str, ...] = (),
+    ) -> None:
         self.config = config
         self.outbox = outbox
+        #: Called for each message on ``subscriptions`` (agent commands); what it returns is
+        #: sent to the message's MQTT 5 response topic, with its correlation data.
+        self.on_message = on_message
+        self.subscriptions = subscriptions
         self._wake = asyncio.Event()
         self._rng = random.Random(seed)
         self.connected = False
@@ -73,6 +88,8 @@ class MqttPublisher:
                     log.info("connected to broker %s:%d", cfg.host, cfg.port)
                     # The watcher notices a lost connection at once; a publisher with nothing
                     # to send would otherwise find out only at its next publish.
+                    for pattern in self.subscriptions:
+                        await client.subscribe(pattern, qos=1)
                     async with asyncio.TaskGroup() as tasks:
                         tasks.create_task(self._watch(client))
                         tasks.create_task(self._drain(client))
@@ -96,11 +113,21 @@ class MqttPublisher:
             await asyncio.sleep(0.02)
         return True
 
-    @staticmethod
-    async def _watch(client: aiomqtt.Client) -> None:
-        """Raise ``MqttError`` as soon as the connection is lost."""
-        async for _ in client.messages:
-            pass  # nothing is subscribed yet; agent commands will arrive here
+    async def _watch(self, client: aiomqtt.Client) -> None:
+        """Answer incoming messages; raise ``MqttError`` as soon as the connection is lost."""
+        async for message in client.messages:
+            if self.on_message is None:
+                continue
+            answer = self.on_message(message)
+            props = message.properties
+            topic = getattr(props, "ResponseTopic", None) if props is not None else None
+            if answer is None or not topic:
+                continue
+            out = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            correlation = getattr(props, "CorrelationData", None)
+            if correlation is not None:
+                out.CorrelationData = correlation
+            await client.publish(topic, answer, qos=1, properties=out)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         outbox = self.outbox

@@ -173,6 +173,17 @@ class Switchboard:
             self._offer(match, now)
         return self._flush()
 
+    def reconfigure(self, config: SwitchboardConfig, now: float) -> Output:
+        """Adopt a new configuration (SIGHUP): queues get their new strategy, skills, limits
+        and calendar in place, new queues and trunks appear, the roster is replaced. Calls in
+        progress and logged-in agents stay as they are. A queue missing from the new
+        configuration keeps running until its calls are done. Raises ``ConfigurationError``
+        (nothing changed) if the configuration is invalid."""
+        config.validate()
+        self._apply_config(config, now)
+        self.config = config
+        return self._flush()
+
     def statistics(self, now: float) -> SwitchboardStatistics:
         return SwitchboardStatistics.of(self, now)
 

@@ -1,0 +1,205 @@
+"""The daemon's runtime: the switchboard on an asyncio loop, with its clock, timers and bus.
+
+It is the only place that reads the clock. Every event (from a PBX adapter, or an agent command
+from the bus) goes through ``submit``, which stamps it with the time, hands it to the
+switchboard, passes the PBX commands to the adapter and the notifications to the outbox, and
+re-arms the one timer the switchboard needs (``next_deadline``). Nothing on that path awaits.
+
+Background work runs under one ``TaskGroup``: the bus publisher (which also receives agent
+commands), and the PBX adapter's own tasks. SIGTERM and SIGINT stop the daemon cleanly: no new
+calls are taken, every logged-in agent's final state is published, and the outbox is given
+``shutdown_flush_s`` to drain. SIGHUP reloads queues, strategies and the roster from the
+configuration file without dropping calls in progress; a file with a mistake is refused with
+its error logged, and the running configuration stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import aiomqtt
+
+from cti.bus.commands import CommandError, command_filter, parse_command, reply
+from cti.bus.mqtt import BrokerConfig, MqttPublisher
+from cti.bus.outbox import Outbox
+from cti.config import ConfigFileError, Settings, load_settings
+from cti.core import (
+    AgentState,
+    AgentStateChanged,
+    CallArrived,
+    CtiError,
+    Event,
+    PbxCommand,
+    Switchboard,
+)
+from cti.core.switchboard import Output
+
+__all__ = ["PbxLink", "Runtime"]
+
+log = logging.getLogger("cti.runtime")
+
+
+class PbxLink(Protocol):
+    """What an adapter (FreeSWITCH, SIP, the real-time simulator) provides the runtime."""
+
+    def execute(self, command: PbxCommand) -> None:
+        """Carry out a command; must not block (queue it for the adapter's writer task)."""
+
+    async def run(self, runtime: Runtime) -> None:
+        """The adapter's own work (reading its wire, calling ``runtime.submit``) until
+        cancelled."""
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pbx: PbxLink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.pbx = pbx
+        self.clock = clock
+        config = settings.switchboard
+        self.site = config.site
+        self.switchboard = Switchboard(config, now=clock())
+        bus = settings.bus
+        self.outbox = Outbox(self.site, bus.outbox_capacity if bus else 100_000)
+        self.publisher: MqttPublisher | None = None
+        if bus is not None:
+            broker = BrokerConfig(
+                host=bus.host, port=bus.port, username=bus.username, password=bus.password,
+                client_id=bus.client_id, format=bus.format, keepalive_s=bus.keepalive_s,
+            )
+            self.publisher = MqttPublisher(
+                broker, self.outbox, on_message=self._on_bus_message,
+                subscriptions=(command_filter(self.site),),
+            )
+            self.outbox.on_put = self.publisher.wake
+        self.accepting = True
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._stop: asyncio.Event | None = None
+
+    # -- the hot path -----------------------------------------------------------------------
+
+    def submit(self, event: Event) -> Output:
+        """Apply one event now. Errors of the switchboard (``LocalProtocolError``,
+        ``InvalidTransition``) reach the caller with nothing changed."""
+        if not self.accepting and isinstance(event, CallArrived):
+            raise CtiError("the daemon is shutting down and takes no new calls")
+        out = self.switchboard.handle(event, self.clock())
+        self._dispatch(out)
+        return out
+
+    def _dispatch(self, out: Output) -> None:
+        pbx = self.pbx
+        if pbx is not None:
+            for cmd in out.commands:
+                if isinstance(cmd, PbxCommand):
+                    pbx.execute(cmd)
+        put = self.outbox.put
+        for note in out.notifications:
+            put(note)
+        self._arm()
+
+    def _arm(self) -> None:
+        due = self.switchboard.next_deadline()
+        if due == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = due
+        self._timer = None
+        if due is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(max(0.0, due - self.clock()), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._dispatch(self.switchboard.on_timer(self.clock()))
+
+    # -- agent commands from the bus ----------------------------------------------------------
+
+    def _on_bus_message(self, message: aiomqtt.Message) -> bytes | None:
+        bus = self.settings.bus
+        fmt = bus.format if bus else "msgpack"
+        try:
+            event = parse_command(self.site, str(message.topic), message.payload, fmt)
+            self.submit(event)
+        except (CommandError, CtiError) as exc:
+            log.info("command on %s refused: %s", message.topic, exc)
+            return reply(str(exc), fmt)
+        return reply(None, fmt)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read queues, strategies and the roster; calls in progress stay."""
+        try:
+            settings = load_settings(self.settings.source)
+            out = self.switchboard.reconfigure(settings.switchboard, self.clock())
+        except (ConfigFileError, CtiError, OSError) as exc:
+            log.error("reload refused, the running configuration stays: %s", exc)
+            return
+        self.settings = Settings(settings.switchboard, self.settings.bus,
+                                 settings.daemon, self.settings.source)
+        log.info("configuration reloaded from %s", self.settings.source)
+        self._dispatch(out)
+
+    async def run(self, *, ready: asyncio.Event | None = None,
+                  signals: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if signals:
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                background = []
+                if self.publisher is not None:
+                    background.append(tasks.create_task(self.publisher.run()))
+                if self.pbx is not None:
+                    background.append(tasks.create_task(self.pbx.run(self)))
+                self._arm()
+                if ready is not None:
+                    ready.set()
+                await self._stop.wait()
+                await self._shut_down()
+                for task in background:
+                    task.cancel()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            if signals:
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    with contextlib.suppress(ValueError, RuntimeError):
+                        loop.remove_signal_handler(sig)
+
+    async def _shut_down(self) -> None:
+        self.accepting = False
+        now = self.clock()
+        for agent in self.switchboard.agents.values():
+            if agent.state is not AgentState.LOGGED_OUT:
+                # Subscribers (wallboards, CRMs) must not show agents as reachable through a
+                # daemon that is gone; the retained state says so.
+                self.outbox.put(AgentStateChanged(agent.ident, AgentState.LOGGED_OUT.value,
+                                                  agent.state.value, "shutdown", now))
+        if self.publisher is not None:
+            flushed = await self.publisher.flush(self.settings.daemon.shutdown_flush_s)
+            if not flushed:
+                log.warning("shutdown: %d events could not reach the broker in time",
+                            len(self.outbox))

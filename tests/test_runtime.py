@@ -1,0 +1,165 @@
+"""The daemon's runtime against a real Mosquitto: agent commands with MQTT 5 replies, screen pops
+while the agent's phone rings, the switchboard's timers on the loop's clock, and a clean stop
+that publishes every agent's final state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from mqtt_broker import Mosquitto
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from cti.config import parse_settings
+from cti.core import CallArrived, CancelOffer, ConnectAgent, PbxCommand
+from cti.runtime import Runtime
+
+CONFIG = """
+site = "lyon"
+default_queue = "sales"
+[bus]
+port = {port}
+format = "json"
+[daemon]
+shutdown_flush_s = 3
+[queues.sales]
+ring_timeout_s = 0.4
+[agents.1001]
+queues = ["sales"]
+[ring]
+reserve_timeout_s = 5
+retry_s = {{ no-answer = 60 }}
+"""
+
+
+class RecordingPbx:
+    """Stands where an adapter will: records the commands, sends nothing back by itself."""
+
+    def __init__(self) -> None:
+        self.commands: list[PbxCommand] = []
+        self.changed = asyncio.Event()
+
+    def execute(self, command: PbxCommand) -> None:
+        self.commands.append(command)
+        self.changed.set()
+
+    async def run(self, runtime: Runtime) -> None:
+        await asyncio.Event().wait()
+
+    async def wait_for(self, kind: type, timeout: float = 5.0) -> PbxCommand:
+        async with asyncio.timeout(timeout):
+            while True:
+                for cmd in self.commands:
+                    if isinstance(cmd, kind):
+                        return cmd
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    m = Mosquitto(tmp_path)
+    m.start()
+    try:
+        yield m
+    finally:
+        m.stop()
+
+
+@contextlib.asynccontextmanager
+async def daemon(port: int) -> AsyncIterator[tuple[Runtime, RecordingPbx, asyncio.Task[None]]]:
+    pbx = RecordingPbx()
+    runtime = Runtime(parse_settings(CONFIG.format(port=port), source="test.toml"), pbx=pbx)
+    ready = asyncio.Event()
+    task = asyncio.create_task(runtime.run(ready=ready, signals=False))
+    await ready.wait()
+    try:
+        yield runtime, pbx, task
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def command(client: aiomqtt.Client, agent: str, doc: dict[str, object],
+                  replies: asyncio.Queue[dict[str, object]]) -> dict[str, object]:
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ResponseTopic = "test/replies"
+    props.CorrelationData = b"42"
+    await client.publish(f"cti/v1/lyon/agents/{agent}/cmd", json.dumps(doc).encode(), qos=1,
+                         properties=props)
+    async with asyncio.timeout(5):
+        return await replies.get()
+
+
+@pytest.mark.asyncio
+async def test_daemon_end_to_end(broker: Mosquitto) -> None:
+    events: asyncio.Queue[tuple[str, dict[str, object]]] = asyncio.Queue()
+    replies: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    async with aiomqtt.Client("127.0.0.1", broker.port,
+                              protocol=aiomqtt.ProtocolVersion.V5) as client:
+        await client.subscribe("cti/v1/lyon/#", qos=1)
+        await client.subscribe("test/replies", qos=1)
+
+        async def listen() -> None:
+            async for m in client.messages:
+                assert isinstance(m.payload, bytes)
+                doc = json.loads(m.payload)
+                if str(m.topic) == "test/replies":
+                    assert m.properties is not None
+                    assert m.properties.CorrelationData == b"42"
+                    await replies.put(doc)
+                else:
+                    await events.put((str(m.topic), doc))
+
+        listener = asyncio.create_task(listen())
+        async with daemon(broker.port) as (runtime, pbx, _):
+            await asyncio.sleep(0.3)  # the daemon has subscribed to commands
+            assert await command(client, "1001", {"cmd": "login"}, replies) == {"ok": True}
+            assert await command(client, "1001", {"cmd": "ready"}, replies) == {"ok": True}
+            # Refused, with the reason, and nothing changes.
+            bad = await command(client, "1001", {"cmd": "ready", "agent": "1002"}, replies)
+            assert bad["ok"] is False
+            assert "1002" in str(bad["error"])
+            wrap = await command(client, "1001", {"cmd": "wrap-up-done"}, replies)
+            assert wrap["ok"] is False
+            assert "WRAP_UP_DONE" in str(wrap["error"])
+
+            runtime.submit(CallArrived("call-1", caller="+33612345678", dialed="3000"))
+            connect = await pbx.wait_for(ConnectAgent)
+            assert connect.agent_id == "1001"  # type: ignore[attr-defined]
+            async with asyncio.timeout(5):
+                while True:
+                    topic, doc = await events.get()
+                    if topic.endswith("/agents/1001/screenpop"):
+                        break
+            assert doc["type"] == "screenpop"
+            assert doc["data"]["caller"] == "+33612345678"  # type: ignore[index]
+            # Nobody answers: the ring timeout fires on the loop's clock.
+            cancel = await pbx.wait_for(CancelOffer, timeout=5)
+            assert cancel.call_id == "call-1"  # type: ignore[attr-defined]
+        # Stopped: the agent's final state is out, retained.
+        states = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                while True:
+                    topic, doc = await events.get()
+                    if topic.endswith("/agents/1001/state"):
+                        states.append(doc["data"])
+        listener.cancel()
+    assert states
+    assert states[-1]["state"] == "logged-out"  # type: ignore[index]
+    assert states[-1]["reason"] == "shutdown"  # type: ignore[index]
+
+
+@pytest.mark.asyncio
+async def test_no_new_calls_while_stopping(broker: Mosquitto) -> None:
+    async with daemon(broker.port) as (runtime, _, _):
+        runtime.accepting = False
+        with pytest.raises(Exception, match="shutting down"):
+            runtime.submit(CallArrived("c", caller="+1", dialed="3000"))
