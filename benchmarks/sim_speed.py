@@ -66,14 +66,21 @@ def peer_rate(fn: object, agents: int, erlang: float, calls: int, seed: int) -> 
 
 def peak_rss_mib(calls: int) -> float:
     """Peak RSS of a child process running one cti simulation of ``calls`` calls."""
-    # The child reports its own peak: RUSAGE_CHILDREN would be the largest of every child
-    # this process ever waited for, not this one's.
+    # The child reports its own peak from /proc (VmHWM, reset by exec): ru_maxrss would carry
+    # over the size of this process at the fork, which after the peers' runs is large.
     code = (
         f"import sys, resource; sys.path.insert(0, {str(ROOT)!r})\n"
         "from benchmarks.sim_speed import scenario\n"
         "from sim.runner import run\n"
         f"run(scenario(100, 95.0, {calls}, 1))\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"  # KiB on Linux
+        "kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            kib = int(line.split()[1])\n"
+        "except OSError:\n"
+        "    pass\n"
+        "print(kib)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
                          capture_output=True, text=True)

@@ -106,7 +106,7 @@ class BusModel(_Model):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(None, repr=False)  # never in a log line
     client_id: str = "cti-server"
     format: Literal["msgpack", "json"] = "msgpack"
     #: Events kept while the broker is slow or down; beyond it the oldest are dropped (counted).

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cti.cli import main
-from cti.config import ConfigFileError, load_config, parse_config
+from cti.config import ConfigFileError, load_config, load_settings, parse_config
 from cti.core import LegFailure, Switchboard, TargetKind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,3 +145,15 @@ def test_cli_lists_strategies_and_draws_machines(capsys: pytest.CaptureFixture[s
     assert {"least-idle", "skill", "priority", "preferred-agent", "random"} <= names
     assert main(["diagram", "agent"]) == 0
     assert "RINGING --> ON_CALL: ANSWER" in capsys.readouterr().out
+
+
+def test_daemon_settings_take_secrets_from_the_environment() -> None:
+    path = Path(__file__).resolve().parent.parent / "config.example.toml"
+    settings = load_settings(path, environ={"CTI_BUS_PASSWORD": "s3cret",
+                                            "CTI_BUS_USERNAME": "cti"})
+    assert settings.bus is not None
+    assert (settings.bus.username, settings.bus.password) == ("cti", "s3cret")
+    assert "s3cret" not in repr(settings)
+    plain = load_settings(path, environ={})
+    assert plain.bus is not None
+    assert plain.bus.password is None
