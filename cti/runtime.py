@@ -45,6 +45,12 @@ __all__ = ["PbxLink", "Runtime"]
 log = logging.getLogger("cti.runtime")
 
 
+def _scaled_clock(speed: float) -> Callable[[], float]:
+    """POSIX time that starts now and runs ``speed`` times faster (calendars still work)."""
+    wall, mono = time.time(), time.monotonic()
+    return lambda: wall + speed * (time.monotonic() - mono)
+
+
 class PbxLink(Protocol):
     """What an adapter (FreeSWITCH, SIP, the real-time simulator) provides the runtime."""
 
@@ -62,15 +68,24 @@ class Runtime:
         settings: Settings,
         *,
         pbx: PbxLink | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
+        speed: float = 1.0,
     ) -> None:
+        """``speed`` > 1 runs the switchboard's clock that many times faster than the wall
+        clock (the real-time simulator's ``--speed``); a PBX would use 1."""
+        if not speed > 0:
+            raise ValueError("speed must be > 0")
         self.settings = settings
         self.pbx = pbx
+        self.speed = speed
+        if clock is None:
+            clock = time.time if speed == 1.0 else _scaled_clock(speed)
         self.clock = clock
         config = settings.switchboard
         self.site = config.site
-        self.switchboard = Switchboard(config, now=clock())
         bus = settings.bus
+        # Without a bus nobody subscribes: the switchboard then builds no notifications at all.
+        self.switchboard = Switchboard(config, now=clock(), notify=None if bus else ())
         self.outbox = Outbox(self.site, bus.outbox_capacity if bus else 100_000)
         self.publisher: MqttPublisher | None = None
         if bus is not None:
@@ -105,9 +120,10 @@ class Runtime:
             for cmd in out.commands:
                 if isinstance(cmd, PbxCommand):
                     pbx.execute(cmd)
-        put = self.outbox.put
-        for note in out.notifications:
-            put(note)
+        if self.publisher is not None:
+            put = self.outbox.put
+            for note in out.notifications:
+                put(note)
         self._arm()
 
     def _arm(self) -> None:
@@ -120,7 +136,8 @@ class Runtime:
         self._timer = None
         if due is not None:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(max(0.0, due - self.clock()), self._fire)
+            self._timer = loop.call_later(max(0.0, (due - self.clock()) / self.speed),
+                                          self._fire)
 
     def _fire(self) -> None:
         self._timer = None
@@ -191,6 +208,8 @@ class Runtime:
 
     async def _shut_down(self) -> None:
         self.accepting = False
+        if self.publisher is None:
+            return
         now = self.clock()
         for agent in self.switchboard.agents.values():
             if agent.state is not AgentState.LOGGED_OUT:
@@ -198,8 +217,7 @@ class Runtime:
                 # daemon that is gone; the retained state says so.
                 self.outbox.put(AgentStateChanged(agent.ident, AgentState.LOGGED_OUT.value,
                                                   agent.state.value, "shutdown", now))
-        if self.publisher is not None:
-            flushed = await self.publisher.flush(self.settings.daemon.shutdown_flush_s)
-            if not flushed:
-                log.warning("shutdown: %d events could not reach the broker in time",
-                            len(self.outbox))
+        flushed = await self.publisher.flush(self.settings.daemon.shutdown_flush_s)
+        if not flushed:
+            log.warning("shutdown: %d events could not reach the broker in time",
+                        len(self.outbox))

@@ -2,11 +2,17 @@
 
     cti sim SCENARIO.toml [--calls N | --hours H] [--seed S] [--strategy NAME[,NAME...]]
                           [--warmup S] [--batches B] [--json] [--agents] [--plot FILE.png]
+    cti sim SCENARIO.toml --realtime [--speed K] [--config DAEMON.toml] [--calls N]
+
+``--realtime`` runs the daemon's runtime (clock, timers, bus, agent commands) with the scenario's
+site, driven by a simulated PBX in real time (``sim.realtime``), ``--speed`` times faster than
+life; with ``--config`` the events go to the broker of its ``[bus]`` section.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any
@@ -38,6 +44,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="write a chart comparing the runs")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
+    p.add_argument("--realtime", action="store_true",
+                   help="drive the daemon's runtime in real time instead")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="with --realtime: run this many times faster than life")
+    p.add_argument("--config", metavar="DAEMON.toml",
+                   help="with --realtime: the [bus] and [daemon] settings to use")
     p.set_defaults(run=run_command)
 
 
@@ -68,6 +80,12 @@ def run_command(args: argparse.Namespace) -> int:
             runs = [base.with_strategy(n) for n in names]
     except ScenarioError as exc:
         return _fail(str(exc))
+    if args.realtime:
+        if len(runs) > 1:
+            return _fail("--realtime runs one strategy at a time")
+        if not args.speed > 0:
+            return _fail("--speed must be > 0")
+        return _realtime(runs[0], args)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     reports: list[Report] = []
     for sc in runs:
@@ -91,4 +109,40 @@ def run_command(args: argparse.Namespace) -> int:
                     print(f"  {agent_id:16} {100 * occ:6.2f}%")
         if args.plot:
             print(f"\nchart written to {args.plot}")
+    return 0
+
+
+def _realtime(scenario: Scenario, args: argparse.Namespace) -> int:
+    # Imported here: the virtual-time path needs none of the daemon's machinery.
+    from cti.config import ConfigFileError, DaemonModel, Settings, load_settings  # noqa: PLC0415
+    from cti.runtime import Runtime  # noqa: PLC0415
+    from sim.realtime import RealtimePbx  # noqa: PLC0415
+
+    bus, daemon = None, DaemonModel()
+    if args.config:
+        try:
+            daemon_settings = load_settings(args.config)
+        except ConfigFileError as exc:
+            return _fail(str(exc))
+        bus, daemon = daemon_settings.bus, daemon_settings.daemon
+    settings = Settings(scenario.config, bus, daemon, args.config or scenario.source)
+    pbx = RealtimePbx(scenario, speed=args.speed, calls=args.calls or scenario.calls)
+    runtime = Runtime(settings, pbx=pbx, speed=args.speed)
+
+    async def main() -> None:
+        task = asyncio.create_task(runtime.run())
+        finished = asyncio.create_task(pbx.finished.wait())
+        await asyncio.wait({task, finished}, return_when=asyncio.FIRST_COMPLETED)
+        runtime.stop()
+        await task
+
+    asyncio.run(main())
+    stats = runtime.switchboard.statistics(runtime.clock())
+    rows = [
+        f"{name}: offered {q.offered}, answered {q.answered}, abandoned {q.abandoned}, "
+        f"blocked {q.blocked}" for name, q in stats.queues.items()
+    ]
+    print(f"{scenario.name}: {pbx.arrived} calls in real time at speed {args.speed:g}; "
+          f"{runtime.outbox.published} events published, {runtime.outbox.dropped} dropped")
+    print("\n".join(rows))
     return 0

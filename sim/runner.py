@@ -20,7 +20,6 @@ beyond the core events themselves.
 
 from __future__ import annotations
 
-import bisect
 import math
 import random
 import statistics
@@ -57,8 +56,9 @@ from cti.core.commands import (
 from cti.core.notifications import CallEnded
 from cti.core.records import CallRecord
 from sim.distributions import Fixed
-from sim.scenario import AgentGroup, CallType, Scenario, caller_number, is_managed, is_vip
+from sim.scenario import AgentGroup, CallType, Scenario, is_managed, is_vip
 from sim.stats import QueueReport, Report, Tally, half_widths, student_t975
+from sim.traffic import Traffic
 
 __all__ = ["Simulation", "run"]
 
@@ -133,15 +133,9 @@ class Simulation:
         batch_len = None if horizon is None else (horizon - warm_end) / n_batches
         per_batch = None if measure_calls is None else measure_calls / n_batches
 
-        types = sc.call_types
-        cum = []
-        acc = 0.0
-        for kind in types:
-            acc += kind.share
-            cum.append(acc)
-        total_share = acc
-        population = sc.population
-        next_arrival = sc.arrivals.next_after
+        traffic = Traffic(sc, crng)
+        next_arrival = traffic.next_after
+        draw = traffic.draw
 
         # call id -> [call type, talk, wrap, batch (-1 in warm-up), answered agent or None,
         #             caller still on the line]
@@ -250,12 +244,11 @@ class Simulation:
                 push(warm_end + k * batch_len, _BATCH, k)
             if warm_end > t0:
                 push(warm_end, _BATCH, 0)
-        first = next_arrival(t0, crng)
+        first = next_arrival(t0)
         push(first, _ARRIVE)
 
         n_arrived = 0  # calls arrived after the warm-up
         n_total = 0
-        last_type = len(types) - 1
         arrivals_open = True
         last_arrival = t0
         batch = -1 if warm_end > t0 else 0
@@ -273,14 +266,7 @@ class Simulation:
                     arrivals_open = False
                     drain_until = now + sc.drain_s
                     continue
-                # Everything about the call, drawn now and in this order (see the docstring).
-                ct = types[
-                    min(last_type, bisect.bisect_right(cum, crng.random() * total_share))
-                ] if last_type else types[0]
-                member = crng.randrange(population.size) if population is not None else -1
-                talk = ct.talk.sample(crng)
-                wrap = ct.wrap_up.sample(crng)
-                patience = ct.patience.sample(crng) if ct.patience is not None else None
+                ct, caller, talk, wrap, patience = draw()  # everything about the call
                 n_total += 1
                 if now < warm_end:
                     cb = -1
@@ -299,7 +285,6 @@ class Simulation:
                     cb = min(n_batches - 1, int((now - warm_end) / batch_len))
                     n_arrived += 1
                 cid = f"c{n_total}"
-                caller = caller_number(member) if member >= 0 else f"+1999{n_total:09d}"
                 live[cid] = [ct, talk, wrap, cb, None, True]
                 if cb >= 0:
                     self.in_progress[ct.queue] += 1
@@ -329,7 +314,7 @@ class Simulation:
                     drain_until = now + sc.drain_s
                     self._close_batch(batch, now)  # the measured period ends here
                 else:
-                    push(next_arrival(now, crng), _ARRIVE)
+                    push(next_arrival(now), _ARRIVE)
             elif code == _ANSWER:
                 if offers.get(a) != b:
                     continue  # the offer was withdrawn (caller gone, ring timeout)

@@ -1,0 +1,208 @@
+"""A simulated PBX and its agents in real time: a ``PbxLink`` that lets the daemon run, and be
+tested, without a PBX.
+
+It plays a scenario's traffic on the asyncio clock, ``speed`` times faster than life: calls
+arrive (``runtime.submit(CallArrived)``), callers give up after their patience, agents answer
+offers after their ring delay (or let them ring out), conversations end after their talk time,
+wrap-ups after theirs. It receives the switchboard's commands exactly as a real adapter does
+(``execute``), so the daemon's runtime, bus and timers run as they would beside FreeSWITCH.
+
+Scenario features that need a calendar (shifts and breaks) are virtual-time only: here every
+agent logs in at the start and stays. The traffic is the same calls as ``cti sim`` with the same
+seed (``sim.traffic``); routing in real time is not repeatable to the microsecond, so results
+are close, not identical.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cti.core import (
+    AgentLegAnswered,
+    AgentLegRinging,
+    AgentLogin,
+    AgentReady,
+    AgentState,
+    CallArrived,
+    CallHungUp,
+    CancelOffer,
+    ConnectAgent,
+    CtiError,
+    CustomerLookupDone,
+    Event,
+    HangUp,
+    LookupCustomer,
+    PbxCommand,
+    Record,
+    RecordingDone,
+    Redirect,
+    WrapUpDone,
+)
+from cti.core.records import CustomerRecord
+from sim.runner import VOICEMAIL_S
+from sim.scenario import Scenario, is_managed, is_vip
+from sim.traffic import Traffic
+
+if TYPE_CHECKING:
+    from cti.runtime import Runtime
+
+__all__ = ["RealtimePbx"]
+
+log = logging.getLogger("cti.sim.realtime")
+
+
+class RealtimePbx:
+    def __init__(self, scenario: Scenario, *, speed: float = 1.0,
+                 calls: int | None = None) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be > 0")
+        self.scenario = scenario
+        self.speed = speed
+        self.calls = calls if calls is not None else scenario.calls
+        self.traffic = Traffic(scenario, random.Random(scenario.seed))
+        self._agents_rng = random.Random(scenario.seed * 7919 + 1)
+        self._groups = {a: g for g in scenario.groups for a in g.agent_ids}
+        self._runtime: Runtime | None = None
+        #: call -> (talk, wrap) and the timers pending for it.
+        self._calls: dict[str, tuple[float, float]] = {}
+        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        #: call -> (agent who answered, their wrap-up time)
+        self._answered: dict[str, tuple[str, float]] = {}
+        self.arrived = 0
+        self.finished = asyncio.Event()
+
+    # -- the adapter interface --------------------------------------------------------------
+
+    def execute(self, command: PbxCommand) -> None:
+        """Called from inside ``runtime.submit``: never submit back synchronously."""
+        if isinstance(command, ConnectAgent):
+            self._ring(command.call_id, command.agent_id)
+        elif isinstance(command, CancelOffer):
+            self._cancel(command.call_id, "answer")
+        elif isinstance(command, HangUp | Redirect):
+            cid = command.call_id
+            self._cancel(cid, "abandon")
+            self._cancel(cid, "talk")
+            if not (isinstance(command, HangUp) and command.cause == "callback-scheduled"):
+                self._calls.pop(cid, None)  # the call is over (a callback lives on)
+        elif isinstance(command, Record):
+            self._later(VOICEMAIL_S, (command.call_id, "recorded"),
+                        RecordingDone(command.call_id, f"sim://voicemail/{command.call_id}"))
+
+    def lookup(self, command: LookupCustomer) -> None:
+        pop = self.scenario.population
+        record = None
+        if pop is not None and command.caller.startswith("+1555"):
+            i = int(command.caller[5:])
+            manager = None
+            if is_managed(i, pop.managed_share):
+                agents = self.scenario.config.agents
+                manager = agents[i % len(agents)].agent_id
+            if is_vip(i, pop.vip_share) or manager is not None:
+                record = CustomerRecord(f"cust-{i}", vip=is_vip(i, pop.vip_share),
+                                        account_manager=manager)
+        self._soon(CustomerLookupDone(command.call_id, record))
+
+    async def run(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        if any(g.shifts or g.breaks for g in self.scenario.groups):
+            log.info("shifts and breaks are simulated in virtual time only; in real time "
+                     "every agent stays logged in")
+        for g in self.scenario.groups:
+            for agent_id in g.agent_ids:
+                self._submit(AgentLogin(agent_id))
+                self._submit(AgentReady(agent_id))
+        t = runtime.clock()
+        while self.calls is None or self.arrived < self.calls:
+            t = self.traffic.next_after(t)
+            delay = (t - runtime.clock()) / self.speed
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._arrive()
+        while self._calls:  # let the calls in progress end
+            await asyncio.sleep(0.05)
+        self.finished.set()
+
+    # -- what the PBX and the agents do -----------------------------------------------------
+
+    def _arrive(self) -> None:
+        ct, caller, talk, wrap, patience = self.traffic.draw()
+        self.arrived += 1
+        cid = f"rt{self.arrived}"
+        self._calls[cid] = (talk, wrap)
+        self._submit(CallArrived(cid, caller, ct.dialed, ct.trunk, ct.queue, ct.priority,
+                                 skills=ct.skills))
+        if patience is not None and cid in self._calls:
+            self._later(patience, (cid, "abandon"), CallHungUp(cid, "caller-gave-up"),
+                        then=lambda: self._calls.pop(cid, None))
+
+    def _ring(self, cid: str, agent_id: str) -> None:
+        g = self._groups.get(agent_id)
+        self._soon(AgentLegRinging(cid, agent_id))
+        if g is None or (g.no_answer_p and self._agents_rng.random() < g.no_answer_p):
+            return  # rings until the switchboard gives up
+        delay = g.ring_delay.sample(self._agents_rng)
+        self._later(delay, (cid, "answer"), AgentLegAnswered(cid, agent_id),
+                    then=lambda: self._answer(cid, agent_id))
+
+    def _answer(self, cid: str, agent_id: str) -> None:
+        self._cancel(cid, "abandon")
+        talk, wrap = self._calls.get(cid, (0.0, 0.0))
+        g = self._groups.get(agent_id)
+        self._answered[cid] = (agent_id, wrap)
+        self._later(talk * (g.talk_scale if g else 1.0), (cid, "talk"), CallHungUp(cid),
+                    then=lambda: self._hung_up(cid))
+
+    def _hung_up(self, cid: str) -> None:
+        answered = self._answered.pop(cid, None)
+        self._calls.pop(cid, None)
+        if answered is not None:
+            agent_id, wrap = answered
+            self._later(wrap, (agent_id, "wrap"), None,
+                        then=lambda: self._wrap_done(agent_id))
+
+    def _wrap_done(self, agent_id: str) -> None:
+        runtime = self._runtime
+        assert runtime is not None
+        agent = runtime.switchboard.agents.get(agent_id)
+        if agent is not None and agent.state is AgentState.WRAP_UP:
+            self._submit(WrapUpDone(agent_id))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _submit(self, event: Event) -> None:
+        runtime = self._runtime
+        assert runtime is not None
+        try:
+            out = runtime.submit(event)
+        except CtiError as exc:  # a race the real PBX would also lose: log, carry on
+            log.debug("%s refused: %s", type(event).__name__, exc)
+            return
+        for cmd in out.commands:
+            if isinstance(cmd, LookupCustomer):
+                self.lookup(cmd)
+
+    def _soon(self, event: Event) -> None:
+        asyncio.get_running_loop().call_soon(self._submit, event)
+
+    def _later(self, delay_s: float, key: tuple[str, str], event: Event | None,
+               then: Callable[[], Any] | None = None) -> None:
+        def fire() -> None:
+            self._timers.pop(key, None)
+            if event is not None:
+                self._submit(event)
+            if then is not None:
+                then()
+
+        self._cancel(*key)
+        self._timers[key] = asyncio.get_running_loop().call_later(
+            max(0.0, delay_s / self.speed), fire)
+
+    def _cancel(self, cid: str, what: str) -> None:
+        timer = self._timers.pop((cid, what), None)
+        if timer is not None:
+            timer.cancel()
