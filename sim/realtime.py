@@ -57,10 +57,13 @@ log = logging.getLogger("cti.sim.realtime")
 
 class RealtimePbx:
     def __init__(self, scenario: Scenario, *, speed: float = 1.0,
-                 calls: int | None = None) -> None:
+                 calls: int | None = None, settle_s: float = 0.0) -> None:
+        """``settle_s``: wall-clock seconds between the agents' logins and the first call (the
+        burst of their state events reaches the broker first)."""
         if not speed > 0:
             raise ValueError("speed must be > 0")
         self.scenario = scenario
+        self.settle_s = settle_s
         self.speed = speed
         self.calls = calls if calls is not None else scenario.calls
         self.traffic = Traffic(scenario, random.Random(scenario.seed))
@@ -116,6 +119,8 @@ class RealtimePbx:
             for agent_id in g.agent_ids:
                 self._submit(AgentLogin(agent_id))
                 self._submit(AgentReady(agent_id))
+        if self.settle_s > 0:
+            await asyncio.sleep(self.settle_s)
         t = runtime.clock()
         while self.calls is None or self.arrived < self.calls:
             t = self.traffic.next_after(t)

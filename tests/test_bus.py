@@ -46,7 +46,7 @@ def pop(i: int, agent: str = "1001") -> ScreenPop:
 def test_envelope_round_trip(fmt: str) -> None:
     box = Outbox("lyon")
     box.put(pop(1))
-    env = box.peek().envelope  # type: ignore[union-attr]
+    env = box.take().envelope  # type: ignore[union-attr]
     back = decode(encode(env, fmt), fmt)  # type: ignore[arg-type]
     assert back == Envelope(env.id, 1, 1001.0, "lyon", "screenpop", back.data)
     assert back.data["customer"]["vip"] is True
@@ -113,8 +113,21 @@ def test_outbox_keeps_the_newest_and_counts_the_rest(caplog: pytest.LogCaptureFi
         box.put(pop(i))
     assert len(box) == 3
     assert box.dropped == 2
-    assert [box.peek().envelope.seq] == [3]  # type: ignore[union-attr]
     assert "dropped 1 oldest" in caplog.text  # logged once, not once per drop
+    taken = [box.take(), box.take()]
+    assert [t.envelope.seq for t in taken if t] == [3, 4]
+    box.put(pop(9))
+    box.put(pop(10))  # full again: 5, 9, 10
+    box.give_back([t for t in taken if t])  # unacknowledged: back to the front, over the bound
+    seqs = []
+    while (item := box.take()) is not None:
+        seqs.append(item.envelope.seq)
+    # Given back over the bound: the oldest go, as on put, and are counted.
+    assert seqs == [5, 6, 7]
+    assert box.dropped == 4
+    box.give_back([pop_item for pop_item in taken if pop_item][1:])  # room for one: it fits
+    assert [box.take().envelope.seq] == [4]  # type: ignore[union-attr]
+
 
 
 def test_memory_bus_retains_state_and_filters() -> None:

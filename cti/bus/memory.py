@@ -33,7 +33,7 @@ class MemoryBus:
     def pump(self) -> int:
         """Deliver everything in the outbox now; returns how many events went out."""
         n = 0
-        while (item := self.outbox.peek()) is not None:
+        while (item := self.outbox.take()) is not None:
             self.messages.append((item.topic, item.envelope))
             if item.retain:
                 self.retained[item.topic] = item.envelope

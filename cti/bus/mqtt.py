@@ -1,9 +1,10 @@
 """The MQTT publisher: drains the outbox to a broker with aiomqtt, QoS 1, reconnecting with
 jittered exponential backoff.
 
-An event leaves the outbox only once the broker acknowledged it (PUBACK), so a connection lost
-mid-publish costs a duplicate, never a loss; the envelope's id lets subscribers drop it. The
-password is never logged.
+Up to ``max_in_flight`` publishes wait for their acknowledgement (PUBACK) at once, so the rate is
+not bound by one round trip per event; events not acknowledged when the connection breaks go
+back to the front of the outbox and are sent again, so a lost connection costs duplicates, never
+a loss, and the envelope's id lets subscribers drop them. The password is never logged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cti.bus.envelope import Format, encode
-from cti.bus.outbox import Outbox
+from cti.bus.outbox import Outbox, Pending
 
 __all__ = ["BrokerConfig", "MqttPublisher"]
 
@@ -39,6 +40,8 @@ class BrokerConfig:
     backoff_max_s: float = 30.0
     #: Longest wait for one acknowledgement before the connection is taken as broken.
     publish_timeout_s: float = 10.0
+    #: Publishes awaiting their acknowledgement at once.
+    max_in_flight: int = 64
 
     def __repr__(self) -> str:  # the password must never reach a log line
         return (f"BrokerConfig(host={self.host!r}, port={self.port}, "
@@ -66,6 +69,9 @@ class MqttPublisher:
         self.connected = False
         self.connects = 0
         self.failures = 0
+        self._in_flight: dict[asyncio.Future[None], Pending] = {}
+        self._failed: list[Pending] = []
+        self._error: BaseException | None = None
 
     def wake(self) -> None:
         """Tell the publisher the outbox has something (the outbox's ``on_put``)."""
@@ -100,6 +106,7 @@ class MqttPublisher:
                             backoff)
             finally:
                 self.connected = False
+                self._recover()
             await asyncio.sleep(backoff * (0.5 + self._rng.random()))
             backoff = min(backoff * 2, self.config.backoff_max_s)
 
@@ -107,7 +114,7 @@ class MqttPublisher:
         """Wait until the outbox is empty (True) or ``timeout_s`` passes (False); for shutdown."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while len(self.outbox):
+        while len(self.outbox) or self._in_flight:
             if loop.time() >= deadline:
                 return False
             await asyncio.sleep(0.02)
@@ -132,13 +139,43 @@ class MqttPublisher:
     async def _drain(self, client: aiomqtt.Client) -> None:
         outbox = self.outbox
         fmt = self.config.format
+        window = self.config.max_in_flight
+        in_flight = self._in_flight
         while True:
-            item = outbox.peek()
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            item = outbox.take() if len(in_flight) < window else None
             if item is None:
-                self._wake.clear()
-                if len(outbox) == 0:
-                    await self._wake.wait()
+                self._wake.clear()  # set again by put() and by each acknowledgement
+                await self._wake.wait()
                 continue
-            await client.publish(item.topic, encode(item.envelope, fmt), qos=1,
-                                 retain=item.retain)
-            outbox.done(item)
+            sent = asyncio.ensure_future(client.publish(
+                item.topic, encode(item.envelope, fmt), qos=1, retain=item.retain))
+            in_flight[sent] = item
+            sent.add_done_callback(self._settle)
+
+    def _settle(self, sent: asyncio.Future[None]) -> None:
+        item = self._in_flight.pop(sent, None)
+        if item is None:
+            return  # given back already, after the connection broke
+        if sent.cancelled():
+            self._failed.append(item)
+        elif (error := sent.exception()) is not None:
+            self._failed.append(item)
+            self._error = self._error or error
+        else:
+            self.outbox.done(item)
+        self._wake.set()
+
+    def _recover(self) -> None:
+        """After a lost connection: everything not acknowledged goes back, in order."""
+        pending = list(self._in_flight.items())
+        self._in_flight.clear()
+        for sent, _ in pending:
+            sent.cancel()
+        unsent = self._failed + [item for _, item in pending]
+        self._failed = []
+        self._error = None
+        unsent.sort(key=lambda item: item.envelope.seq)
+        self.outbox.give_back(unsent)

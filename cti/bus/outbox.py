@@ -8,9 +8,9 @@ and retained state topics are re-sent with every change), counted in ``dropped``
 most every ``log_every_s`` seconds. The sequence number is assigned on ``put``, so a subscriber
 sees a gap where events were dropped.
 
-An event leaves the outbox only when the publisher has it acknowledged (``done``); one in flight
-when the connection breaks is sent again after the reconnect, and subscribers drop the copy by
-its id.
+The publisher ``take``s events to send; those not acknowledged when the connection breaks are
+given back (``give_back``, to the front, in their order) and sent again after the reconnect, and
+subscribers drop any copy by its id.
 """
 
 from __future__ import annotations
@@ -83,13 +83,21 @@ class Outbox:
         if self.on_put is not None:
             self.on_put()
 
-    def peek(self) -> Pending | None:
-        return self._items[0] if self._items else None
+    def take(self) -> Pending | None:
+        """The oldest event, out of the outbox (the publisher owns it until acknowledged)."""
+        return self._items.popleft() if self._items else None
+
+    def give_back(self, items: list[Pending]) -> None:
+        """Events taken but not acknowledged go back to the front, oldest first; what no longer
+        fits within the bound is dropped from the oldest, as on ``put``."""
+        self._items.extendleft(reversed(items))
+        while len(self._items) > self.capacity:
+            self._items.popleft()
+            self.dropped += 1
+            self._log_drop()
 
     def done(self, item: Pending) -> None:
-        """``item`` was acknowledged by the broker: it leaves (unless it was dropped already)."""
-        if self._items and self._items[0] is item:
-            self._items.popleft()
+        """``item`` was acknowledged by the broker."""
         self.published += 1
 
     def __len__(self) -> int:
