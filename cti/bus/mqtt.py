@@ -27,6 +27,18 @@ __all__ = ["BrokerConfig", "MqttPublisher"]
 log = logging.getLogger("cti.bus")
 
 
+class _NoInFlightChatter(logging.Filter):
+    """aiomqtt warns whenever more than 10 publishes await their acknowledgement; with a window
+    of ``max_in_flight`` that is the normal state, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pending publish calls" not in record.getMessage()
+
+
+_client_log = logging.getLogger("cti.bus.client")
+_client_log.addFilter(_NoInFlightChatter())
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerConfig:
     host: str = "127.0.0.1"
@@ -87,6 +99,7 @@ class MqttPublisher:
                     cfg.host, cfg.port, username=cfg.username, password=cfg.password,
                     identifier=cfg.client_id, protocol=aiomqtt.ProtocolVersion.V5,
                     keepalive=cfg.keepalive_s, timeout=cfg.publish_timeout_s,
+                    logger=_client_log,
                 ) as client:
                     self.connected = True
                     self.connects += 1
