@@ -1,6 +1,8 @@
 """The ``cti`` command.
 
     cti serve --config FILE.toml run the daemon (switchboard, clock, MQTT bus, agent commands)
+    cti events [FILTER]          subscribe to the bus and print events
+    cti agent ID COMMAND         send an agent command over the bus
     cti check CONFIG.toml        validate a configuration and summarise it
     cti strategies               list the routing strategies (built in and plug-ins)
     cti diagram {agent,call,queue,trunk}
@@ -8,7 +10,7 @@
     cti sim SCENARIO.toml ...    run a traffic scenario in virtual time (``cti sim -h``)
     cti staff --rate R --aht S   Erlang C / A staffing table (``cti staff -h``)
 
-Later releases add ``demo``, ``bench``, ``events``, ``agent``, ``ivr``.
+Later releases add ``demo``, ``bench``, ``ivr``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from enum import Enum
 from typing import Any
 
 import acd
-from cti import __version__
+from cti import __version__, events_cli
 from cti.config import load_config, load_settings
 from cti.core import ConfigurationError
 from cti.core._fsm import mermaid
@@ -118,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("diagram", help="print a state machine as a Mermaid diagram")
     p.add_argument("machine", choices=sorted(_TABLES))
     p.set_defaults(run=_diagram)
+    events_cli.add_parsers(sub)
     sim_command.add_parser(sub)
     staffing.add_parser(sub)
     args = parser.parse_args(argv)
