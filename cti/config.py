@@ -33,8 +33,8 @@ from cti.core import (
 )
 
 __all__ = [
-    "BusModel", "ConfigFileError", "DaemonModel", "QueueModel", "RingModel", "Settings",
-    "TrunkModel", "load_config", "load_settings", "parse_config", "parse_settings",
+    "BusModel", "ConfigFileError", "DaemonModel", "MetricsModel", "QueueModel", "RingModel",
+    "Settings", "TrunkModel", "load_config", "load_settings", "parse_config", "parse_settings",
     "queue_config", "read_file", "ring_policy", "validate_toml",
 ]
 
@@ -114,6 +114,13 @@ class BusModel(_Model):
     keepalive_s: int = Field(30, ge=5)
 
 
+class MetricsModel(_Model):
+    """``[metrics]``: the Prometheus endpoint (``GET /metrics``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)  # 0: any free port
+
+
 class DaemonModel(_Model):
     """``[daemon]``: how the daemon runs."""
 
@@ -135,6 +142,7 @@ class ConfigModel(_Model):
     queues: dict[str, QueueModel] = Field(min_length=1)
     agents: dict[str, AgentModel] = Field(default_factory=dict)
     bus: BusModel | None = None
+    metrics: MetricsModel | None = None
     daemon: DaemonModel = DaemonModel()
 
 
@@ -179,6 +187,7 @@ class Settings:
     bus: BusModel | None
     daemon: DaemonModel
     source: str
+    metrics: MetricsModel | None = None
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -198,7 +207,7 @@ def parse_settings(
             "password": env.get("CTI_BUS_PASSWORD", bus.password),
             "username": env.get("CTI_BUS_USERNAME", bus.username),
         })
-    return Settings(_checked(model, source), bus, model.daemon, source)
+    return Settings(_checked(model, source), bus, model.daemon, source, model.metrics)
 
 
 def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:

@@ -127,6 +127,7 @@ def _events(args: argparse.Namespace) -> int:
         async with aiomqtt.Client(**broker["conn"],
                                   protocol=aiomqtt.ProtocolVersion.V5) as client:
             await client.subscribe(args.filter, qos=1)
+            print(f"subscribed to {args.filter}", file=sys.stderr, flush=True)
             async for message in client.messages:
                 try:
                     env = _decode_any(message.payload)

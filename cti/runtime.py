@@ -39,6 +39,7 @@ from cti.core import (
     Switchboard,
 )
 from cti.core.switchboard import Output
+from cti.metrics import metrics_registry, render, serve_metrics
 
 __all__ = ["PbxLink", "Runtime"]
 
@@ -99,6 +100,8 @@ class Runtime:
             )
             self.outbox.on_put = self.publisher.wake
         self.accepting = True
+        #: The metrics endpoint's port once it listens (``[metrics] port = 0`` picks one).
+        self.metrics_port: int | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._stop: asyncio.Event | None = None
@@ -172,7 +175,7 @@ class Runtime:
             log.error("reload refused, the running configuration stays: %s", exc)
             return
         self.settings = Settings(settings.switchboard, self.settings.bus,
-                                 settings.daemon, self.settings.source)
+                                 settings.daemon, self.settings.source, self.settings.metrics)
         log.info("configuration reloaded from %s", self.settings.source)
         self._dispatch(out)
 
@@ -191,6 +194,12 @@ class Runtime:
                     background.append(tasks.create_task(self.publisher.run()))
                 if self.pbx is not None:
                     background.append(tasks.create_task(self.pbx.run(self)))
+                metrics = self.settings.metrics
+                if metrics is not None:
+                    registry = metrics_registry(self)
+                    background.append(tasks.create_task(serve_metrics(
+                        lambda: render(registry), metrics.host, metrics.port,
+                        started=self._metrics_started)))
                 self._arm()
                 if ready is not None:
                     ready.set()
@@ -205,6 +214,11 @@ class Runtime:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     with contextlib.suppress(ValueError, RuntimeError):
                         loop.remove_signal_handler(sig)
+
+    def _metrics_started(self, port: int) -> None:
+        self.metrics_port = port
+        log.info("metrics on http://%s:%d/metrics",
+                 self.settings.metrics.host if self.settings.metrics else "", port)
 
     async def _shut_down(self) -> None:
         self.accepting = False

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from mqtt_broker import Mosquitto
@@ -32,10 +33,9 @@ port = {broker.port}
 queues = ["sales"]
 """, encoding="utf-8")
     serve = subprocess.Popen([*CTI, "serve", "--config", str(config)], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        time.sleep(1.5)  # connected and subscribed to commands
-        assert serve.poll() is None, serve.stdout.read() if serve.stdout else ""
+        wait_for_line(serve.stdout, "connected to broker")  # and subscribed to commands
         yield config, broker
     finally:
         serve.send_signal(signal.SIGTERM)  # our own child, by pid
@@ -44,6 +44,20 @@ queues = ["sales"]
         except subprocess.TimeoutExpired:
             serve.kill()
         broker.stop()
+
+
+def wait_for_line(stream: IO[str] | None, text: str, timeout: float = 20) -> None:
+    assert stream is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return
+    raise AssertionError(f"never printed {text!r}: {''.join(seen)}")
 
 
 def cti(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -56,7 +70,7 @@ def test_agent_commands_and_events(site: tuple[Path, Mosquitto]) -> None:
     watcher = subprocess.Popen(
         [*CTI, "events", "cti/v1/lyon/agents/+/state", "--config", str(config),
          "--count", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    wait_for_line(watcher.stderr, "subscribed to")
     login = cti("agent", "1001", "login", "--config", str(config))
     assert (login.returncode, login.stdout.strip()) == (0, "1001 login: ok"), login.stderr
     ready = cti("agent", "1001", "ready", "--config", str(config))

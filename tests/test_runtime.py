@@ -17,7 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cti.config import parse_settings
-from cti.core import CallArrived, CancelOffer, ConnectAgent, PbxCommand
+from cti.core import AgentLogin, AgentReady, CallArrived, CancelOffer, ConnectAgent, PbxCommand
 from cti.runtime import Runtime
 
 CONFIG = """
@@ -33,7 +33,7 @@ ring_timeout_s = 0.4
 [agents.1001]
 queues = ["sales"]
 [ring]
-reserve_timeout_s = 5
+reserve_timeout_s = 0.5
 retry_s = {{ no-answer = 60 }}
 """
 
@@ -119,7 +119,8 @@ async def test_daemon_end_to_end(broker: Mosquitto) -> None:
 
         listener = asyncio.create_task(listen())
         async with daemon(broker.port) as (runtime, pbx, _):
-            await asyncio.sleep(0.3)  # the daemon has subscribed to commands
+            assert runtime.publisher is not None
+            await asyncio.wait_for(runtime.publisher.ready.wait(), 10)  # subscribed
             assert await command(client, "1001", {"cmd": "login"}, replies) == {"ok": True}
             assert await command(client, "1001", {"cmd": "ready"}, replies) == {"ok": True}
             # Refused, with the reason, and nothing changes.
@@ -140,7 +141,7 @@ async def test_daemon_end_to_end(broker: Mosquitto) -> None:
                         break
             assert doc["type"] == "screenpop"
             assert doc["data"]["caller"] == "+33612345678"  # type: ignore[index]
-            # Nobody answers: the ring timeout fires on the loop's clock.
+            # The PBX never confirms ringing: the reserve timeout fires on the loop's clock.
             cancel = await pbx.wait_for(CancelOffer, timeout=5)
             assert cancel.call_id == "call-1"  # type: ignore[attr-defined]
         # Stopped: the agent's final state is out, retained.
@@ -163,3 +164,39 @@ async def test_no_new_calls_while_stopping(broker: Mosquitto) -> None:
         runtime.accepting = False
         with pytest.raises(Exception, match="shutting down"):
             runtime.submit(CallArrived("c", caller="+1", dialed="3000"))
+
+
+@pytest.mark.asyncio
+async def test_metrics_endpoint_reads_the_snapshots(broker: Mosquitto) -> None:
+    text = CONFIG.format(port=broker.port) + '\n[metrics]\nport = 0\n'
+    runtime = Runtime(parse_settings(text, source="test.toml"), pbx=RecordingPbx())
+    ready = asyncio.Event()
+    task = asyncio.create_task(runtime.run(ready=ready, signals=False))
+    await ready.wait()
+    try:
+        for _ in range(100):
+            if runtime.metrics_port is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert runtime.metrics_port is not None
+        runtime.submit(AgentLogin("1001"))
+        runtime.submit(AgentReady("1001"))
+        runtime.submit(CallArrived("c1", caller="+1", dialed="3000"))
+
+        async def get(path: str) -> str:
+            reader, writer = await asyncio.open_connection("127.0.0.1", runtime.metrics_port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            await writer.drain()
+            data = await reader.read()
+            writer.close()
+            return data.decode()
+
+        page = await get("/metrics")
+        assert page.startswith("HTTP/1.1 200 OK")
+        assert 'cti_calls_offered_total{queue="sales"} 1.0' in page
+        assert 'cti_agents{state="reserved"} 1.0' in page
+        assert "cti_outbox_dropped_total 0.0" in page
+        assert (await get("/other")).startswith("HTTP/1.1 404")
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(task, 10)

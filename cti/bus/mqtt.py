@@ -79,6 +79,8 @@ class MqttPublisher:
         self._wake = asyncio.Event()
         self._rng = random.Random(seed)
         self.connected = False
+        #: Set once connected and subscribed (cleared when the connection is lost).
+        self.ready = asyncio.Event()
         self.connects = 0
         self.failures = 0
         self._in_flight: dict[asyncio.Future[None], Pending] = {}
@@ -104,11 +106,12 @@ class MqttPublisher:
                     self.connected = True
                     self.connects += 1
                     backoff = cfg.backoff_min_s
-                    log.info("connected to broker %s:%d", cfg.host, cfg.port)
-                    # The watcher notices a lost connection at once; a publisher with nothing
-                    # to send would otherwise find out only at its next publish.
                     for pattern in self.subscriptions:
                         await client.subscribe(pattern, qos=1)
+                    log.info("connected to broker %s:%d", cfg.host, cfg.port)
+                    self.ready.set()
+                    # The watcher notices a lost connection at once; a publisher with nothing
+                    # to send would otherwise find out only at its next publish.
                     async with asyncio.TaskGroup() as tasks:
                         tasks.create_task(self._watch(client))
                         tasks.create_task(self._drain(client))
@@ -119,6 +122,7 @@ class MqttPublisher:
                             backoff)
             finally:
                 self.connected = False
+                self.ready.clear()
                 self._recover()
             await asyncio.sleep(backoff * (0.5 + self._rng.random()))
             backoff = min(backoff * 2, self.config.backoff_max_s)
