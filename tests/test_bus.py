@@ -7,8 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import msgpack
@@ -146,16 +145,6 @@ def test_memory_bus_retains_state_and_filters() -> None:
 
 
 # -- a real broker ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    m = Mosquitto(tmp_path)
-    m.start()
-    try:
-        yield m
-    finally:
-        m.stop()
 
 
 @contextlib.asynccontextmanager

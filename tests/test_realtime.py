@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -19,16 +18,6 @@ from sim.realtime import RealtimePbx
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    m = Mosquitto(tmp_path)
-    m.start()
-    try:
-        yield m
-    finally:
-        m.stop()
 
 
 @pytest.mark.asyncio

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
@@ -60,16 +59,6 @@ class RecordingPbx:
                         return cmd
                 self.changed.clear()
                 await self.changed.wait()
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    m = Mosquitto(tmp_path)
-    m.start()
-    try:
-        yield m
-    finally:
-        m.stop()
 
 
 @contextlib.asynccontextmanager
