@@ -138,7 +138,7 @@ class Simulation:
         draw = traffic.draw
 
         # call id -> [call type, talk, wrap, batch (-1 in warm-up), answered agent or None,
-        #             caller still on the line]
+        #             caller still on the line, queued on arrival (added once routed)]
         live: dict[str, Any] = {}
         offers: dict[str, str] = {}  # call id -> agent being rung
         wrapping: dict[str, str] = {}  # agent -> call whose wrap-up they are in
