@@ -34,8 +34,8 @@ from cti.core import (
 
 __all__ = [
     "BusModel", "ConfigFileError", "DaemonModel", "MetricsModel", "QueueModel", "RingModel",
-    "Settings", "TrunkModel", "load_config", "load_settings", "parse_config", "parse_settings",
-    "queue_config", "read_file", "ring_policy", "validate_toml",
+    "Settings", "StoreModel", "TrunkModel", "load_config", "load_settings", "parse_config",
+    "parse_settings", "queue_config", "read_file", "ring_policy", "validate_toml",
 ]
 
 
@@ -121,6 +121,15 @@ class MetricsModel(_Model):
     port: int = Field(9464, ge=0, le=65535)  # 0: any free port
 
 
+class StoreModel(_Model):
+    """``[store]``: where call records, agent state history and tickets are kept. The URL may
+    instead come from the environment (``CTI_DATABASE_URL``), which wins."""
+
+    url: str = "sqlite+aiosqlite:///cti.sqlite"
+    #: After a hard kill, at most this much of the latest records can be missing.
+    flush_interval_s: float = Field(1.0, gt=0)
+
+
 class DaemonModel(_Model):
     """``[daemon]``: how the daemon runs."""
 
@@ -143,6 +152,7 @@ class ConfigModel(_Model):
     agents: dict[str, AgentModel] = Field(default_factory=dict)
     bus: BusModel | None = None
     metrics: MetricsModel | None = None
+    store: StoreModel | None = None
     daemon: DaemonModel = DaemonModel()
 
 
@@ -188,6 +198,7 @@ class Settings:
     daemon: DaemonModel
     source: str
     metrics: MetricsModel | None = None
+    store: StoreModel | None = None
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -207,7 +218,10 @@ def parse_settings(
             "password": env.get("CTI_BUS_PASSWORD", bus.password),
             "username": env.get("CTI_BUS_USERNAME", bus.username),
         })
-    return Settings(_checked(model, source), bus, model.daemon, source, model.metrics)
+    store = model.store
+    if env.get("CTI_DATABASE_URL"):
+        store = (store or StoreModel()).model_copy(update={"url": env["CTI_DATABASE_URL"]})
+    return Settings(_checked(model, source), bus, model.daemon, source, model.metrics, store)
 
 
 def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:

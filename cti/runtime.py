@@ -38,8 +38,10 @@ from cti.core import (
     PbxCommand,
     Switchboard,
 )
+from cti.core.notifications import Notification
 from cti.core.switchboard import Output
 from cti.metrics import metrics_registry, render, serve_metrics
+from cti.store.writer import STORED, StoreWriter
 
 __all__ = ["PbxLink", "Runtime"]
 
@@ -85,8 +87,15 @@ class Runtime:
         config = settings.switchboard
         self.site = config.site
         bus = settings.bus
-        # Without a bus nobody subscribes: the switchboard then builds no notifications at all.
-        self.switchboard = Switchboard(config, now=clock(), notify=None if bus else ())
+        self.store = (StoreWriter(settings.store.url,
+                                  flush_interval_s=settings.store.flush_interval_s)
+                      if settings.store is not None else None)
+        # Build only the notifications somebody takes: all for a bus, the stored kinds for a
+        # store alone, none without either.
+        notify: tuple[type[Notification], ...] | None = None
+        if bus is None:
+            notify = STORED if self.store is not None else ()
+        self.switchboard = Switchboard(config, now=clock(), notify=notify)
         self.outbox = Outbox(self.site, bus.outbox_capacity if bus else 100_000)
         self.publisher: MqttPublisher | None = None
         if bus is not None:
@@ -123,10 +132,16 @@ class Runtime:
             for cmd in out.commands:
                 if isinstance(cmd, PbxCommand):
                     pbx.execute(cmd)
-        if self.publisher is not None:
-            put = self.outbox.put
-            for note in out.notifications:
-                put(note)
+        notes = out.notifications
+        if notes:
+            if self.publisher is not None:
+                put = self.outbox.put
+                for note in notes:
+                    put(note)
+            if self.store is not None:
+                keep = self.store.put
+                for note in notes:
+                    keep(note)
         self._arm()
 
     def _arm(self) -> None:
@@ -174,8 +189,9 @@ class Runtime:
         except (ConfigFileError, CtiError, OSError) as exc:
             log.error("reload refused, the running configuration stays: %s", exc)
             return
-        self.settings = Settings(settings.switchboard, self.settings.bus,
-                                 settings.daemon, self.settings.source, self.settings.metrics)
+        self.settings = Settings(settings.switchboard, self.settings.bus, settings.daemon,
+                                 self.settings.source, self.settings.metrics,
+                                 self.settings.store)
         log.info("configuration reloaded from %s", self.settings.source)
         self._dispatch(out)
 
@@ -190,6 +206,9 @@ class Runtime:
         try:
             async with asyncio.TaskGroup() as tasks:
                 background = []
+                if self.store is not None:
+                    await self.store.create_tables()
+                    background.append(tasks.create_task(self.store.run()))
                 if self.publisher is not None:
                     background.append(tasks.create_task(self.publisher.run()))
                 if self.pbx is not None:
@@ -222,15 +241,21 @@ class Runtime:
 
     async def _shut_down(self) -> None:
         self.accepting = False
-        if self.publisher is None:
-            return
         now = self.clock()
         for agent in self.switchboard.agents.values():
             if agent.state is not AgentState.LOGGED_OUT:
                 # Subscribers (wallboards, CRMs) must not show agents as reachable through a
-                # daemon that is gone; the retained state says so.
-                self.outbox.put(AgentStateChanged(agent.ident, AgentState.LOGGED_OUT.value,
-                                                  agent.state.value, "shutdown", now))
+                # daemon that is gone; the retained state and the history say so.
+                note = AgentStateChanged(agent.ident, AgentState.LOGGED_OUT.value,
+                                         agent.state.value, "shutdown", now)
+                if self.publisher is not None:
+                    self.outbox.put(note)
+                if self.store is not None:
+                    self.store.put(note)
+        if self.store is not None:
+            await self.store.close()
+        if self.publisher is None:
+            return
         flushed = await self.publisher.flush(self.settings.daemon.shutdown_flush_s)
         if not flushed:
             log.warning("shutdown: %d events could not reach the broker in time",

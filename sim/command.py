@@ -118,14 +118,15 @@ def _realtime(scenario: Scenario, args: argparse.Namespace) -> int:
     from cti.runtime import Runtime  # noqa: PLC0415
     from sim.realtime import RealtimePbx  # noqa: PLC0415
 
-    bus, daemon = None, DaemonModel()
+    settings = Settings(scenario.config, None, DaemonModel(), scenario.source)
     if args.config:
         try:
             daemon_settings = load_settings(args.config)
         except ConfigFileError as exc:
             return _fail(str(exc))
-        bus, daemon = daemon_settings.bus, daemon_settings.daemon
-    settings = Settings(scenario.config, bus, daemon, args.config or scenario.source)
+        # The scenario's site, the daemon's bus, store, metrics and shutdown settings.
+        settings = Settings(scenario.config, daemon_settings.bus, daemon_settings.daemon,
+                            args.config, daemon_settings.metrics, daemon_settings.store)
     pbx = RealtimePbx(scenario, speed=args.speed, calls=args.calls or scenario.calls)
     runtime = Runtime(settings, pbx=pbx, speed=args.speed)
 
