@@ -1,6 +1,7 @@
 """The ``cti`` command.
 
     cti serve --config FILE.toml run the daemon (switchboard, clock, MQTT bus, agent commands)
+    cti customers import F.csv   load customer records (number, name, vip, preferred_agent, ...)
     cti events [FILTER]          subscribe to the bus and print events
     cti agent ID COMMAND         send an agent command over the bus
     cti check CONFIG.toml        validate a configuration and summarise it
@@ -91,6 +92,35 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _customers_import(args: argparse.Namespace) -> int:
+    from cti.config import StoreModel  # noqa: PLC0415 - only this command needs the store
+    from cti.store import StoreWriter  # noqa: PLC0415
+    from cti.store.customers import CustomerImportError, import_customers  # noqa: PLC0415
+
+    try:
+        store = load_settings(args.config).store if args.config else None
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    store = store or StoreModel()
+
+    async def run() -> int:
+        writer = StoreWriter(store.url)
+        try:
+            await writer.create_tables()
+            return await import_customers(writer.engine, args.file)
+        finally:
+            await writer.engine.dispose()
+
+    try:
+        n = asyncio.run(run())
+    except CustomerImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: {n} customers imported into {store.url}")
+    return 0
+
+
 def _strategies(args: argparse.Namespace) -> int:
     for name in acd.available_strategies():
         cls = acd.strategy_class(name)
@@ -115,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--config", required=True, help="the configuration file (TOML)")
     p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     p.set_defaults(run=_serve)
+    p = sub.add_parser("customers", help="manage customer records")
+    csub = p.add_subparsers(dest="action", required=True)
+    p = csub.add_parser("import", help="load customers from a CSV file")
+    p.add_argument("file")
+    p.add_argument("--config", help="the store to load into (its [store] url)")
+    p.set_defaults(run=_customers_import)
     p = sub.add_parser("strategies", help="list routing strategies")
     p.set_defaults(run=_strategies)
     p = sub.add_parser("diagram", help="print a state machine as a Mermaid diagram")

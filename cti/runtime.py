@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import aiomqtt
+from sqlalchemy.exc import SQLAlchemyError
 
 from cti.bus.commands import CommandError, command_filter, parse_command, reply
 from cti.bus.mqtt import BrokerConfig, MqttPublisher
@@ -34,13 +35,16 @@ from cti.core import (
     AgentStateChanged,
     CallArrived,
     CtiError,
+    CustomerLookupDone,
     Event,
+    LookupCustomer,
     PbxCommand,
     Switchboard,
 )
 from cti.core.notifications import Notification
 from cti.core.switchboard import Output
 from cti.metrics import metrics_registry, render, serve_metrics
+from cti.store.customers import lookup_customer
 from cti.store.writer import STORED, StoreWriter
 
 __all__ = ["PbxLink", "Runtime"]
@@ -56,6 +60,9 @@ def _scaled_clock(speed: float) -> Callable[[], float]:
 
 class PbxLink(Protocol):
     """What an adapter (FreeSWITCH, SIP, the real-time simulator) provides the runtime."""
+
+    # An adapter that also stands for the CRM (the real-time simulator) sets
+    # ``answers_lookups = True``; otherwise the runtime answers customer lookups from the store.
 
     def execute(self, command: PbxCommand) -> None:
         """Carry out a command; must not block (queue it for the adapter's writer task)."""
@@ -113,6 +120,7 @@ class Runtime:
         self.metrics_port: int | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._stop: asyncio.Event | None = None
 
     # -- the hot path -----------------------------------------------------------------------
@@ -128,10 +136,12 @@ class Runtime:
 
     def _dispatch(self, out: Output) -> None:
         pbx = self.pbx
-        if pbx is not None:
-            for cmd in out.commands:
-                if isinstance(cmd, PbxCommand):
+        for cmd in out.commands:
+            if isinstance(cmd, PbxCommand):
+                if pbx is not None:
                     pbx.execute(cmd)
+            elif isinstance(cmd, LookupCustomer) and not getattr(pbx, "answers_lookups", False):
+                self._look_up(cmd)
         notes = out.notifications
         if notes:
             if self.publisher is not None:
@@ -156,6 +166,32 @@ class Runtime:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(max(0.0, (due - self.clock()) / self.speed),
                                           self._fire)
+
+    def _look_up(self, cmd: LookupCustomer) -> None:
+        """The switchboard asked for the caller's record: find it off the hot path and hand
+        the answer back as an event (the switchboard routes without it after its timeout)."""
+        loop = asyncio.get_running_loop()
+        if self.store is None:
+            loop.call_soon(self._answer_lookup, CustomerLookupDone(cmd.call_id, None))
+            return
+        task = loop.create_task(self._fetch_customer(cmd))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch_customer(self, cmd: LookupCustomer) -> None:
+        assert self.store is not None
+        try:
+            record = await lookup_customer(self.store.engine, cmd.caller)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("customer lookup for call %s failed: %s", cmd.call_id, exc)
+            record = None
+        self._answer_lookup(CustomerLookupDone(cmd.call_id, record))
+
+    def _answer_lookup(self, event: CustomerLookupDone) -> None:
+        try:
+            self.submit(event)
+        except CtiError as exc:  # the call ended meanwhile: nothing to do
+            log.debug("customer lookup answer dropped: %s", exc)
 
     def _fire(self) -> None:
         self._timer = None

@@ -56,6 +56,9 @@ log = logging.getLogger("cti.sim.realtime")
 
 
 class RealtimePbx:
+    #: It answers the switchboard's customer lookups itself, from the scenario's population.
+    answers_lookups = True
+
     def __init__(self, scenario: Scenario, *, speed: float = 1.0,
                  calls: int | None = None, settle_s: float = 0.0) -> None:
         """``settle_s``: wall-clock seconds between the agents' logins and the first call (the

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AgentStateRow", "Base", "CallRecordRow", "TicketRow"]
+__all__ = ["AgentStateRow", "Base", "CallRecordRow", "CustomerRow", "TicketRow"]
 
 
 class Base(DeclarativeBase):
@@ -66,3 +66,17 @@ class TicketRow(Base):
     queue: Mapped[str | None] = mapped_column(String(128))
     at: Mapped[float] = mapped_column(Float)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CustomerRow(Base):
+    """A customer, found by phone number for the screen pop and routing (VIP, account
+    manager)."""
+
+    __tablename__ = "customers"
+
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(256), default="")
+    vip: Mapped[bool] = mapped_column(default=False)
+    account_manager: Mapped[str | None] = mapped_column(String(128))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
