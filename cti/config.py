@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -34,8 +34,8 @@ from cti.core import (
 
 __all__ = [
     "BusModel", "ConfigFileError", "DaemonModel", "MetricsModel", "QueueModel", "RingModel",
-    "Settings", "StoreModel", "TrunkModel", "load_config", "load_settings", "parse_config",
-    "parse_settings", "queue_config", "read_file", "ring_policy", "validate_toml",
+    "Settings", "StoreModel", "TicketsModel", "TrunkModel", "load_config", "load_settings",
+    "parse_config", "parse_settings", "queue_config", "read_file", "ring_policy", "validate_toml",
 ]
 
 
@@ -130,6 +130,16 @@ class StoreModel(_Model):
     flush_interval_s: float = Field(1.0, gt=0)
 
 
+class TicketsModel(_Model):
+    """``[tickets]``: which calls become tickets, and when a new one merges into an open one."""
+
+    #: A caller who hung up after waiting at least this long gets a callback ticket (kind
+    #: ``abandoned``); 0: every abandoned call; set it to -1 to turn the trigger off.
+    abandoned_after_s: float = Field(60.0, ge=-1)
+    #: A ticket of the same kind for the same caller within this window updates the open one.
+    merge_window_s: float = Field(86_400.0, ge=0)
+
+
 class DaemonModel(_Model):
     """``[daemon]``: how the daemon runs."""
 
@@ -153,6 +163,7 @@ class ConfigModel(_Model):
     bus: BusModel | None = None
     metrics: MetricsModel | None = None
     store: StoreModel | None = None
+    tickets: TicketsModel = Field(default_factory=TicketsModel)
     daemon: DaemonModel = DaemonModel()
 
 
@@ -199,6 +210,7 @@ class Settings:
     source: str
     metrics: MetricsModel | None = None
     store: StoreModel | None = None
+    tickets: TicketsModel = field(default_factory=TicketsModel)
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -221,7 +233,8 @@ def parse_settings(
     store = model.store
     if env.get("CTI_DATABASE_URL"):
         store = (store or StoreModel()).model_copy(update={"url": env["CTI_DATABASE_URL"]})
-    return Settings(_checked(model, source), bus, model.daemon, source, model.metrics, store)
+    return Settings(_checked(model, source), bus, model.daemon, source, model.metrics, store,
+                    model.tickets)
 
 
 def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:

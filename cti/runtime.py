@@ -20,6 +20,7 @@ import contextlib
 import logging
 import signal
 import time
+import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -46,6 +47,7 @@ from cti.core.switchboard import Output
 from cti.metrics import metrics_registry, render, serve_metrics
 from cti.store.customers import lookup_customer
 from cti.store.writer import STORED, StoreWriter
+from cti.tickets import TicketDesk
 
 __all__ = ["PbxLink", "Runtime"]
 
@@ -102,7 +104,14 @@ class Runtime:
         notify: tuple[type[Notification], ...] | None = None
         if bus is None:
             notify = STORED if self.store is not None else ()
-        self.switchboard = Switchboard(config, now=clock(), notify=notify)
+        # Ticket ids are unique per start of the daemon, so they never repeat across restarts.
+        self.boot = uuid.uuid4().hex[:8]
+        self.switchboard = Switchboard(config, now=clock(), notify=notify,
+                                       ticket_prefix=f"T{self.boot}-")
+        abandoned = settings.tickets.abandoned_after_s
+        self.tickets = TicketDesk(abandoned_after_s=None if abandoned < 0 else abandoned,
+                                  merge_window_s=settings.tickets.merge_window_s,
+                                  prefix=f"A{self.boot}-")
         self.outbox = Outbox(self.site, bus.outbox_capacity if bus else 100_000)
         self.publisher: MqttPublisher | None = None
         if bus is not None:
@@ -144,6 +153,7 @@ class Runtime:
                 self._look_up(cmd)
         notes = out.notifications
         if notes:
+            notes = self.tickets.process(notes)
             if self.publisher is not None:
                 put = self.outbox.put
                 for note in notes:
@@ -227,7 +237,7 @@ class Runtime:
             return
         self.settings = Settings(settings.switchboard, self.settings.bus, settings.daemon,
                                  self.settings.source, self.settings.metrics,
-                                 self.settings.store)
+                                 self.settings.store, self.settings.tickets)
         log.info("configuration reloaded from %s", self.settings.source)
         self._dispatch(out)
 

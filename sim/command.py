@@ -126,7 +126,8 @@ def _realtime(scenario: Scenario, args: argparse.Namespace) -> int:
             return _fail(str(exc))
         # The scenario's site, the daemon's bus, store, metrics and shutdown settings.
         settings = Settings(scenario.config, daemon_settings.bus, daemon_settings.daemon,
-                            args.config, daemon_settings.metrics, daemon_settings.store)
+                            args.config, daemon_settings.metrics, daemon_settings.store,
+                            daemon_settings.tickets)
     pbx = RealtimePbx(scenario, speed=args.speed, calls=args.calls or scenario.calls)
     runtime = Runtime(settings, pbx=pbx, speed=args.speed)
 

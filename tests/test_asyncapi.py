@@ -17,6 +17,7 @@ from cti.core.notifications import (
     QueueStats,
     ScreenPop,
     TicketCreated,
+    TicketUpdated,
 )
 from cti.core.records import CallRecord, Phase
 
@@ -31,6 +32,7 @@ SAMPLES = {
     "AgentState": AgentStateChanged("a", "ready", "not-ready", None, 1.0),
     "QueueStats": QueueStats("q", True, 0, 1.0),
     "Ticket": TicketCreated("T1", "voicemail", "c1", "+1", "q", 1.0),
+    "TicketUpdate": TicketUpdated("T1", "voicemail", "c2", "+1", "q", 2.0, 2),
     "CallRecord": CallEnded(RECORD),
 }
 

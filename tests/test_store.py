@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from cti.core import AgentLogin, AgentReady, CallArrived, CallHungUp, Switchboard
 from cti.core.config import AgentConfig, QueueConfig, SwitchboardConfig
 from cti.core.events import AgentLegAnswered, WrapUpDone
-from cti.store import AgentStateRow, CallRecordRow, StoreWriter
+from cti.core.notifications import CallEnded, TicketCreated, TicketUpdated
+from cti.core.records import CallRecord
+from cti.store import AgentStateRow, CallRecordRow, StoreWriter, TicketRow
 
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -155,3 +157,26 @@ def test_hard_kill_loses_at_most_one_flush_interval(tmp_path: Path) -> None:
     virtual_kill = origin + speed * (killed - started - startup)
     # What ended before the last flush interval (plus a margin for this busy machine) is in.
     assert last >= virtual_kill - speed * (0.5 + 1.0), (last, virtual_kill)
+
+
+@pytest.mark.asyncio
+async def test_ticket_updates_and_a_refused_row_does_not_block_the_rest(tmp_path: Path) -> None:
+    writer = StoreWriter(f"sqlite+aiosqlite:///{tmp_path / 't.sqlite'}")
+    try:
+        await writer.create_tables()
+        writer.put(TicketCreated("T1", "voicemail", "c1", "+1", "q", 1.0, {"recording": "x"}))
+        assert await writer.flush()
+        writer.put(TicketUpdated("T1", "voicemail", "c2", "+1", "q", 5.0, 2))
+        writer.put(TicketCreated("T1", "voicemail", "c3", "+1", "q", 6.0))  # a duplicate id
+        writer.put(CallEnded(CallRecord("c3", "+1", "3000", "default", "voicemail", 0.0, 6.0,
+                                        "q", None, None, None, 0.0, 0.0, 0.0, 0, None, (), {})))
+        assert await writer.flush()
+        assert writer.rejected == 1
+        async with writer.engine.connect() as conn:
+            ticket = (await conn.execute(select(TicketRow))).one()
+            calls = (await conn.execute(select(func.count()).select_from(CallRecordRow))
+                     ).scalar_one()
+        assert (ticket.requests, ticket.updated_at) == (2, 5.0)
+        assert calls == 1  # written although its batch held a refused row
+    finally:
+        await writer.close()

@@ -7,7 +7,8 @@
 - ``seq``: the publisher's sequence number, increasing by one per event, so gaps (events dropped
   beyond the outbox bound) are visible.
 - ``ts``: when the event happened (the switchboard's clock, POSIX seconds).
-- ``type``: ``screenpop``, ``agent.state``, ``queue.stats``, ``ticket.created``, ``call.ended``.
+- ``type``: ``screenpop``, ``agent.state``, ``queue.stats``, ``ticket.created``,
+  ``ticket.updated``, ``call.ended``.
 - ``data``: the notification's fields as plain values (see ``docs/asyncapi.yaml``).
 
 msgpack by default, JSON on request; both carry the same structure. Decoding checks the shape and
@@ -34,6 +35,7 @@ from cti.core.notifications import (
     QueueStats,
     ScreenPop,
     TicketCreated,
+    TicketUpdated,
 )
 
 __all__ = [
@@ -55,6 +57,7 @@ _TYPES: dict[type[Notification], str] = {
     AgentStateChanged: "agent.state",
     QueueStats: "queue.stats",
     TicketCreated: "ticket.created",
+    TicketUpdated: "ticket.updated",
     CallEnded: "call.ended",
 }
 

@@ -6,6 +6,7 @@
 | agent state | ``cti/v1/{site}/agents/{agent}/state`` | yes: a new subscriber sees every agent |
 | queue stats | ``cti/v1/{site}/queues/{queue}/stats`` | yes |
 | ticket created | ``cti/v1/{site}/tickets/created`` | no |
+| ticket updated (merged) | ``cti/v1/{site}/tickets/updated`` | no |
 | call ended (the CDR) | ``cti/v1/{site}/calls/ended`` | no |
 
 Names are used as topic levels, so the characters MQTT gives a meaning (``/``, ``+``, ``#``) and
@@ -21,6 +22,7 @@ from cti.core.notifications import (
     QueueStats,
     ScreenPop,
     TicketCreated,
+    TicketUpdated,
 )
 
 __all__ = ["PREFIX", "level", "topic_for", "topic_matches"]
@@ -47,6 +49,8 @@ def topic_for(site: str, note: Notification) -> tuple[str, bool]:
         return f"{base}/queues/{level(note.queue)}/stats", True
     if isinstance(note, TicketCreated):
         return f"{base}/tickets/created", False
+    if isinstance(note, TicketUpdated):
+        return f"{base}/tickets/updated", False
     if isinstance(note, CallEnded):
         return f"{base}/calls/ended", False
     raise TypeError(f"no topic for {type(note).__name__}")

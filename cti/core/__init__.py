@@ -59,6 +59,7 @@ from cti.core.notifications import (
     QueueStats,
     ScreenPop,
     TicketCreated,
+    TicketUpdated,
 )
 from cti.core.queue import Queue, QueueInput, QueueState, QueueStatistics
 from cti.core.records import CallRecord, CustomerRecord, Phase
@@ -77,6 +78,7 @@ __all__ = [
     "PbxCommand", "Phase", "Play", "Queue", "QueueConfig", "QueueInput", "QueueState",
     "QueueStatistics", "QueueStats", "Record", "RecordingDone", "Redirect", "RemoteProtocolError",
     "RingPolicy", "ScreenPop", "SetHold", "Switchboard", "SwitchboardConfig",
-    "SwitchboardStatistics", "Target", "TargetKind", "TicketCreated", "TransferCall", "Trunk",
+    "SwitchboardStatistics", "Target", "TargetKind", "TicketCreated", "TicketUpdated",
+    "TransferCall", "Trunk",
     "TrunkConfig", "TrunkInput", "TrunkState", "TrunkStatistics", "WrapUpDone",
 ]

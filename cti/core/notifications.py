@@ -17,6 +17,7 @@ __all__ = [
     "QueueStats",
     "ScreenPop",
     "TicketCreated",
+    "TicketUpdated",
 ]
 
 
@@ -71,6 +72,21 @@ class TicketCreated(Notification):
     caller: str
     queue: str | None
     at: float
+    data: Mapping[str, object] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketUpdated(Notification):
+    """A ticket that was open got more: the same caller asked again (merged, not a new one)."""
+
+    ticket_id: str
+    kind: str
+    call_id: str
+    caller: str
+    queue: str | None
+    at: float
+    #: How many requests the ticket now holds (2 after the first merge).
+    requests: int
     data: Mapping[str, object] = field(default_factory=lambda: EMPTY)
 
 

@@ -92,7 +92,10 @@ class Switchboard:
         *,
         now: float = 0.0,
         notify: Iterable[type[Notification]] | None = None,
+        ticket_prefix: str = "T",
     ) -> None:
+        """``ticket_prefix`` starts every ticket id; the daemon makes it unique per start, so
+        ids never repeat across restarts."""
         config.validate()
         self.config = config
         self.router = acd.Router(seed=config.seed)
@@ -107,6 +110,7 @@ class Switchboard:
         self._timers: list[tuple[float, int, Machine[Any, Any]]] = []
         self._timer_seq = itertools.count()
         self._tickets = itertools.count(1)
+        self._ticket_prefix = ticket_prefix
         self.queues: dict[str, Queue] = {}
         self.agents: dict[str, Agent] = {}
         self.calls: dict[str, Call] = {}
@@ -344,8 +348,8 @@ class Switchboard:
         self._release_channel(call, now)
         if self._want_ticket:
             self._notes.append(TicketCreated(
-                f"T{next(self._tickets)}", "callback", call.ident, call.caller, call.queue, now,
-                dict(call.data),
+                f"{self._ticket_prefix}{next(self._tickets)}", "callback", call.ident,
+                call.caller, call.queue, now, dict(call.data),
             ))
 
     def _offer(self, match: acd.Match, now: float) -> None:
@@ -524,8 +528,8 @@ class Switchboard:
             data = dict(call.data)
             data["recording"] = location
             self._notes.append(TicketCreated(
-                f"T{next(self._tickets)}", "voicemail", call.ident, call.caller, call.queue,
-                now, data,
+                f"{self._ticket_prefix}{next(self._tickets)}", "voicemail", call.ident,
+                call.caller, call.queue, now, data,
             ))
 
     def _finish(

@@ -66,6 +66,9 @@ class TicketRow(Base):
     queue: Mapped[str | None] = mapped_column(String(128))
     at: Mapped[float] = mapped_column(Float)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Requests merged into this ticket (the same caller asking again while it is open).
+    requests: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[float | None] = mapped_column(Float)
 
 
 class CustomerRow(Base):

@@ -16,12 +16,18 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import event, insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import event, insert, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cti.bus.envelope import plain
-from cti.core.notifications import AgentStateChanged, CallEnded, Notification, TicketCreated
+from cti.core.notifications import (
+    AgentStateChanged,
+    CallEnded,
+    Notification,
+    TicketCreated,
+    TicketUpdated,
+)
 from cti.store.models import AgentStateRow, Base, CallRecordRow, TicketRow
 
 __all__ = ["StoreWriter"]
@@ -29,7 +35,7 @@ __all__ = ["StoreWriter"]
 log = logging.getLogger("cti.store")
 
 #: The notifications the store keeps.
-STORED = (CallEnded, AgentStateChanged, TicketCreated)
+STORED = (CallEnded, AgentStateChanged, TicketCreated, TicketUpdated)
 
 
 class StoreWriter:
@@ -46,6 +52,8 @@ class StoreWriter:
         self.written = 0
         self.dropped = 0
         self.failures = 0
+        #: Rows the database refused (duplicate keys), dropped after logging.
+        self.rejected = 0
         #: Seconds between the oldest pending row's append and its commit, at the last flush.
         self.lag_s = 0.0
         self._oldest: float | None = None
@@ -77,6 +85,7 @@ class StoreWriter:
         if not batch:
             return True
         calls, states, tickets = _rows(batch)
+        updates = [n for n in batch if isinstance(n, TicketUpdated)]
         try:
             async with self.engine.begin() as conn:
                 if calls:
@@ -85,6 +94,16 @@ class StoreWriter:
                     await conn.execute(insert(AgentStateRow), states)
                 if tickets:
                     await conn.execute(insert(TicketRow), tickets)
+                for u in updates:
+                    await conn.execute(update(TicketRow).where(
+                        TicketRow.ticket_id == u.ticket_id).values(
+                        requests=u.requests, updated_at=u.at))
+        except IntegrityError as exc:
+            # A row the database refuses (a duplicate key) must not block every later batch:
+            # write the batch row by row and drop only what is refused, loudly.
+            log.error("store: batch refused (%s); writing it row by row", exc.orig)
+            await self._one_by_one(batch)
+            return True
         except (SQLAlchemyError, OSError) as exc:
             self.failures += 1
             log.warning("store: %d rows not written (%s); retrying at the next flush",
@@ -96,6 +115,24 @@ class StoreWriter:
         if oldest is not None:
             self.lag_s = time.monotonic() - oldest
         return True
+
+    async def _one_by_one(self, batch: list[Notification]) -> None:
+        for note in batch:
+            calls, states, tickets = _rows([note])
+            try:
+                async with self.engine.begin() as conn:
+                    for table, rows in ((CallRecordRow, calls), (AgentStateRow, states),
+                                        (TicketRow, tickets)):
+                        if rows:
+                            await conn.execute(insert(table), rows)
+                    if isinstance(note, TicketUpdated):
+                        await conn.execute(update(TicketRow).where(
+                            TicketRow.ticket_id == note.ticket_id).values(
+                            requests=note.requests, updated_at=note.at))
+                self.written += 1
+            except IntegrityError as exc:
+                self.rejected += 1
+                log.error("store: %s refused and dropped: %s", type(note).__name__, exc.orig)
 
     async def close(self) -> None:
         await self.flush()

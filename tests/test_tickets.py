@@ -1,0 +1,39 @@
+"""The ticket desk: abandoned calls past the threshold become callback tickets; a second ticket
+of the same kind from the same caller within the window updates the open one."""
+
+from __future__ import annotations
+
+from cti.core.notifications import CallEnded, TicketCreated, TicketUpdated
+from cti.core.records import CallRecord, Phase
+from cti.tickets import TicketDesk
+
+
+def ended(call_id: str, caller: str, disposition: str, wait: float, at: float) -> CallEnded:
+    return CallEnded(CallRecord(call_id, caller, "3000", "default", disposition, at - wait, at,
+                                "sales", None, at - wait, None, wait, 0.0, 0.0, 0, None,
+                                (Phase("arrived", at - wait),), {}))
+
+
+def test_abandoned_after_the_threshold_becomes_a_ticket() -> None:
+    desk = TicketDesk(abandoned_after_s=60, prefix="A")
+    out = desk.process([ended("c1", "+1", "abandoned", 30, 100.0)])
+    assert [type(n) for n in out] == [CallEnded]  # gave up quickly: no ticket
+    out = desk.process([ended("c2", "+1", "abandoned", 61, 200.0)])
+    assert [type(n) for n in out] == [CallEnded, TicketCreated]
+    ticket = out[1]
+    assert isinstance(ticket, TicketCreated)
+    assert (ticket.ticket_id, ticket.kind, ticket.caller) == ("A1", "abandoned", "+1")
+    assert desk.process([ended("c3", "+2", "answered", 90, 300.0)])[1:] == []
+
+
+def test_a_second_request_within_the_window_updates_the_open_ticket() -> None:
+    desk = TicketDesk(abandoned_after_s=None, merge_window_s=3600)
+    first = TicketCreated("T1", "voicemail", "c1", "+1", "q", 1000.0)
+    assert desk.process([first]) == [first]
+    again = desk.process([TicketCreated("T2", "voicemail", "c2", "+1", "q", 2000.0)])
+    assert again == [TicketUpdated("T1", "voicemail", "c2", "+1", "q", 2000.0, 2)]
+    other_kind = TicketCreated("T3", "callback", "c3", "+1", "q", 2100.0)
+    assert desk.process([other_kind]) == [other_kind]  # another kind: its own ticket
+    later = TicketCreated("T4", "voicemail", "c4", "+1", "q", 1000.0 + 3601)
+    assert desk.process([later]) == [later]  # the window has passed: a new ticket
+    assert (desk.created, desk.merged) == (3, 1)
