@@ -32,6 +32,8 @@ from cti.bus.mqtt import BrokerConfig, MqttPublisher
 from cti.bus.outbox import Outbox
 from cti.config import ConfigFileError, Settings, load_settings
 from cti.core import (
+    AgentLogin,
+    AgentNotReady,
     AgentState,
     AgentStateChanged,
     CallArrived,
@@ -139,7 +141,10 @@ class Runtime:
         ``InvalidTransition``) reach the caller with nothing changed."""
         if not self.accepting and isinstance(event, CallArrived):
             raise CtiError("the daemon is shutting down and takes no new calls")
-        out = self.switchboard.handle(event, self.clock())
+        now = self.clock()
+        out = self.switchboard.handle(event, now)
+        if self.store is not None and isinstance(event, CallArrived):
+            self.store.opened(event, now)
         self._dispatch(out)
         return out
 
@@ -254,6 +259,7 @@ class Runtime:
                 background = []
                 if self.store is not None:
                     await self.store.create_tables()
+                    await self._recover(self.store)
                     background.append(tasks.create_task(self.store.run()))
                 if self.publisher is not None:
                     background.append(tasks.create_task(self.publisher.run()))
@@ -279,6 +285,22 @@ class Runtime:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     with contextlib.suppress(ValueError, RuntimeError):
                         loop.remove_signal_handler(sig)
+
+    async def _recover(self, store: StoreWriter) -> None:
+        """After a crash: close the calls it interrupted, and log back in the agents it left
+        logged in (not ready, reason ``recovered``: a person decides when they take calls)."""
+        closed, agents = await store.recover(self.clock())
+        if closed:
+            log.warning("recovery: %d calls left open by the last run closed as interrupted",
+                        closed)
+        roster = {a.agent_id for a in self.settings.switchboard.agents}
+        restored = [a for a in agents if a in roster]
+        for agent_id in restored:
+            self.submit(AgentLogin(agent_id))
+            self.submit(AgentNotReady(agent_id, "recovered"))
+        if restored:
+            log.warning("recovery: %d agents logged back in, not ready: %s", len(restored),
+                        ", ".join(restored))
 
     def _metrics_started(self, port: int) -> None:
         self.metrics_port = port

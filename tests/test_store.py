@@ -4,6 +4,8 @@ failed flush keeps its rows for the next one."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -19,12 +21,14 @@ import pytest_asyncio
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from cti.core import AgentLogin, AgentReady, CallArrived, CallHungUp, Switchboard
+from cti.config import parse_settings
+from cti.core import AgentLogin, AgentReady, AgentState, CallArrived, CallHungUp, Switchboard
 from cti.core.config import AgentConfig, QueueConfig, SwitchboardConfig
 from cti.core.events import AgentLegAnswered, WrapUpDone
 from cti.core.notifications import CallEnded, TicketCreated, TicketUpdated
 from cti.core.records import CallRecord
-from cti.store import AgentStateRow, CallRecordRow, StoreWriter, TicketRow
+from cti.runtime import Runtime
+from cti.store import AgentStateRow, CallRecordRow, OpenCallRow, StoreWriter, TicketRow
 
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -180,3 +184,50 @@ async def test_ticket_updates_and_a_refused_row_does_not_block_the_rest(tmp_path
         assert calls == 1  # written although its batch held a refused row
     finally:
         await writer.close()
+
+
+@pytest.mark.asyncio
+async def test_restart_after_a_crash_closes_open_calls_and_restores_agents(
+    tmp_path: Path,
+) -> None:
+    text = f"""
+default_queue = "sales"
+[store]
+url = "sqlite+aiosqlite:///{tmp_path / 'cti.sqlite'}"
+[queues.sales]
+[agents.1001]
+queues = ["sales"]
+[agents.1002]
+queues = ["sales"]
+"""
+    first = Runtime(parse_settings(text, source="site.toml"))
+    ready = asyncio.Event()
+    task = asyncio.create_task(first.run(ready=ready, signals=False))
+    await ready.wait()
+    first.submit(AgentLogin("1001"))
+    first.submit(AgentReady("1001"))
+    first.submit(CallArrived("c1", "+33612345678", "3000"))  # offered, never ends
+    assert first.store is not None
+    assert await first.store.flush()
+    task.cancel()  # a crash: no shutdown, no final states
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+    second = Runtime(parse_settings(text, source="site.toml"))
+    ready = asyncio.Event()
+    task = asyncio.create_task(second.run(ready=ready, signals=False))
+    await ready.wait()
+    try:
+        agent = second.switchboard.agents["1001"]
+        assert (agent.state, agent.reason) == (AgentState.NOT_READY, "recovered")
+        assert "1002" not in second.switchboard.agents  # was never logged in
+        assert second.store is not None
+        async with second.store.engine.connect() as conn:
+            row = (await conn.execute(select(CallRecordRow))).one()
+            left = (await conn.execute(select(func.count()).select_from(OpenCallRow))
+                    ).scalar_one()
+        assert (row.call_id, row.disposition) == ("c1", "interrupted")
+        assert left == 0
+    finally:
+        second.stop()
+        await asyncio.wait_for(task, 10)

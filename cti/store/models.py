@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AgentStateRow", "Base", "CallRecordRow", "CustomerRow", "TicketRow"]
+__all__ = ["AgentStateRow", "Base", "CallRecordRow", "CustomerRow", "OpenCallRow", "TicketRow"]
 
 
 class Base(DeclarativeBase):
@@ -83,3 +83,18 @@ class CustomerRow(Base):
     vip: Mapped[bool] = mapped_column(default=False)
     account_manager: Mapped[str | None] = mapped_column(String(128))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OpenCallRow(Base):
+    """A call in progress: written when it arrives, deleted when its record is written. What
+    is left after a crash is closed on the next start as ``interrupted``."""
+
+    __tablename__ = "open_calls"
+
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(64))
+    dialed: Mapped[str] = mapped_column(String(64))
+    trunk: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(128))
+    arrived_at: Mapped[float] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)

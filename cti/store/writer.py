@@ -16,11 +16,12 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import event, insert, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cti.bus.envelope import plain
+from cti.core.events import CallArrived
 from cti.core.notifications import (
     AgentStateChanged,
     CallEnded,
@@ -28,7 +29,7 @@ from cti.core.notifications import (
     TicketCreated,
     TicketUpdated,
 )
-from cti.store.models import AgentStateRow, Base, CallRecordRow, TicketRow
+from cti.store.models import AgentStateRow, Base, CallRecordRow, OpenCallRow, TicketRow
 
 __all__ = ["StoreWriter"]
 
@@ -49,6 +50,7 @@ class StoreWriter:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._pending: list[Notification] = []
+        self._opened: list[dict[str, Any]] = []
         self.written = 0
         self.dropped = 0
         self.failures = 0
@@ -68,6 +70,42 @@ class StoreWriter:
                 del self._pending[0]
                 self.dropped += 1
 
+    def opened(self, call: CallArrived, at: float) -> None:
+        """A call arrived: remember it as open until its record is written (crash recovery)."""
+        self._opened.append({
+            "call_id": call.call_id, "caller": call.caller, "dialed": call.dialed,
+            "trunk": call.trunk, "queue": call.queue, "arrived_at": at,
+            "data": plain(call.data),
+        })
+
+    async def recover(self, now: float) -> tuple[int, list[str]]:
+        """After a crash: close the calls left open with disposition ``interrupted``, and
+        return how many, with the agents whose last state was not logged out."""
+        async with self.engine.begin() as conn:
+            left = (await conn.execute(select(OpenCallRow))).all()
+            if left:
+                await conn.execute(insert(CallRecordRow), [{
+                    "call_id": row.call_id, "caller": row.caller, "dialed": row.dialed,
+                    "trunk": row.trunk, "disposition": "interrupted",
+                    "arrived_at": row.arrived_at, "ended_at": now, "queue": row.queue,
+                    "agent_id": None, "enqueued_at": None, "answered_at": None,
+                    "wait_s": 0.0, "talk_s": 0.0, "priority": 0.0, "offers": 0,
+                    "customer_id": None,
+                    "phases": [{"state": "arrived", "at": row.arrived_at, "where": ""},
+                               {"state": "interrupted", "at": now, "where": "restart"}],
+                    "data": row.data,
+                } for row in left])
+                await conn.execute(delete(OpenCallRow))
+            latest = (
+                select(AgentStateRow.agent_id, func.max(AgentStateRow.id).label("last"))
+                .group_by(AgentStateRow.agent_id).subquery()
+            )
+            rows = (await conn.execute(
+                select(AgentStateRow.agent_id, AgentStateRow.state)
+                .join(latest, AgentStateRow.id == latest.c.last)
+            )).all()
+        return len(left), sorted(r.agent_id for r in rows if r.state != "logged-out")
+
     async def create_tables(self) -> None:
         # Alembic migrations are the next step; until then the tables are created if missing.
         async with self.engine.begin() as conn:
@@ -81,15 +119,20 @@ class StoreWriter:
 
     async def flush(self) -> bool:
         batch, self._pending = self._pending, []
+        opened, self._opened = self._opened, []
         oldest, self._oldest = self._oldest, None
-        if not batch:
+        if not batch and not opened:
             return True
         calls, states, tickets = _rows(batch)
         updates = [n for n in batch if isinstance(n, TicketUpdated)]
         try:
             async with self.engine.begin() as conn:
+                if opened:
+                    await conn.execute(insert(OpenCallRow), opened)
                 if calls:
                     await conn.execute(insert(CallRecordRow), calls)
+                    await conn.execute(delete(OpenCallRow).where(
+                        OpenCallRow.call_id.in_([c["call_id"] for c in calls])))
                 if states:
                     await conn.execute(insert(AgentStateRow), states)
                 if tickets:
@@ -102,13 +145,14 @@ class StoreWriter:
             # A row the database refuses (a duplicate key) must not block every later batch:
             # write the batch row by row and drop only what is refused, loudly.
             log.error("store: batch refused (%s); writing it row by row", exc.orig)
-            await self._one_by_one(batch)
+            await self._one_by_one(batch, opened)
             return True
         except (SQLAlchemyError, OSError) as exc:
             self.failures += 1
             log.warning("store: %d rows not written (%s); retrying at the next flush",
                         len(batch), exc.__class__.__name__)
             self._pending[:0] = batch
+            self._opened[:0] = opened
             self._oldest = oldest
             return False
         self.written += len(batch)
@@ -116,7 +160,14 @@ class StoreWriter:
             self.lag_s = time.monotonic() - oldest
         return True
 
-    async def _one_by_one(self, batch: list[Notification]) -> None:
+    async def _one_by_one(self, batch: list[Notification],
+                          opened: list[dict[str, Any]]) -> None:
+        for row in opened:
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(insert(OpenCallRow), [row])
+            except IntegrityError as exc:
+                log.error("store: open call %s refused: %s", row["call_id"], exc.orig)
         for note in batch:
             calls, states, tickets = _rows([note])
             try:
@@ -125,6 +176,9 @@ class StoreWriter:
                                         (TicketRow, tickets)):
                         if rows:
                             await conn.execute(insert(table), rows)
+                    if calls:
+                        await conn.execute(delete(OpenCallRow).where(
+                            OpenCallRow.call_id == calls[0]["call_id"]))
                     if isinstance(note, TicketUpdated):
                         await conn.execute(update(TicketRow).where(
                             TicketRow.ticket_id == note.ticket_id).values(
