@@ -27,7 +27,13 @@ from typing import Protocol
 import aiomqtt
 from sqlalchemy.exc import SQLAlchemyError
 
-from cti.bus.commands import CommandError, command_filter, parse_command, reply
+from cti.bus.commands import (
+    CommandError,
+    command_filter,
+    parse_command,
+    reply,
+    supervisor_topic,
+)
 from cti.bus.mqtt import BrokerConfig, MqttPublisher
 from cti.bus.outbox import Outbox
 from cti.config import ConfigFileError, Settings, load_settings
@@ -123,7 +129,7 @@ class Runtime:
             )
             self.publisher = MqttPublisher(
                 broker, self.outbox, on_message=self._on_bus_message,
-                subscriptions=(command_filter(self.site),),
+                subscriptions=(command_filter(self.site), supervisor_topic(self.site)),
             )
             self.outbox.on_put = self.publisher.wake
         self.accepting = True

@@ -23,6 +23,7 @@ from cti.core import (
     AgentLogout,
     AgentNotReady,
     AgentReady,
+    ForceQueue,
     HoldCall,
     TransferCall,
     WrapUpDone,
@@ -93,3 +94,35 @@ def test_replies() -> None:
     assert msgpack.unpackb(reply(None)) == {"ok": True}
     assert json.loads(reply("agent '1001' is not ready", "json")) == {
         "ok": False, "error": "agent '1001' is not ready"}
+
+
+SUP = "cti/v1/lyon/supervisor/cmd"
+
+
+@pytest.mark.parametrize(
+    ("doc", "event"),
+    [
+        ({"cmd": "force-state", "agent": "1001", "state": "not-ready", "reason": "coaching"},
+         AgentNotReady("1001", "coaching")),
+        ({"cmd": "force-state", "agent": "1001", "state": "ready"}, AgentReady("1001")),
+        ({"cmd": "force-state", "agent": "1001", "state": "logged-out"}, AgentLogout("1001")),
+        ({"cmd": "close-queue", "queue": "billing"}, ForceQueue("billing", False)),
+        ({"cmd": "open-queue", "queue": "billing"}, ForceQueue("billing", True)),
+        ({"cmd": "queue-calendar", "queue": "billing"}, ForceQueue("billing", None)),
+    ],
+)
+def test_supervisor_commands(doc: dict[str, object], event: object) -> None:
+    assert parse_command("lyon", SUP, cmd(doc)) == event
+
+
+@pytest.mark.parametrize(
+    ("doc", "words"),
+    [
+        ({"cmd": "force-state", "agent": "1001", "state": "on-call"}, "state"),
+        ({"cmd": "close-queue"}, "queue"),
+        ({"cmd": "ready"}, "cmd"),  # an agent's command is not a supervisor's
+    ],
+)
+def test_bad_supervisor_commands(doc: dict[str, object], words: str) -> None:
+    with pytest.raises(CommandError, match=words):
+        parse_command("lyon", SUP, cmd(doc))

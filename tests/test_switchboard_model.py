@@ -60,6 +60,7 @@ from cti.core import (
     CustomerLookupDone,
     CustomerRecord,
     Event,
+    ForceQueue,
     HangUp,
     HoldCall,
     InvalidTransition,
@@ -1327,3 +1328,20 @@ SwitchboardModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestSwitchboardModel = SwitchboardModel.TestCase
+
+
+def test_supervisor_closes_and_reopens_a_queue() -> None:
+    """A forced close turns new callers to ``on_closed`` while those waiting stay; back to the
+    calendar, the (always open) queue takes calls again."""
+    d = site(QueueConfig("sales", on_closed=Target.parse("x", "voicemail")),
+             agents=(agent("ann", "sales"),))
+    d.arrive("c1", at=1)  # nobody ready: c1 waits
+    d.send(ForceQueue("sales", False), at=2)
+    assert not d.sb.queues["sales"].is_open
+    d.arrive("c2", at=3)
+    assert d.sb.calls["c2"].state is CallState.VOICEMAIL
+    assert d.sb.calls["c1"].state is CallState.QUEUED
+    d.send(ForceQueue("sales", None), at=4)
+    assert d.sb.queues["sales"].is_open
+    with pytest.raises(LocalProtocolError):
+        d.send(ForceQueue("nowhere", True), at=5)

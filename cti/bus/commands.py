@@ -16,6 +16,14 @@ the topic; see ``docs/mosquitto.acl``). Replies go to the MQTT 5 response topic 
 request's correlation data: ``{"ok": true}`` or ``{"ok": false, "error": "..."}`` saying why;
 a refused command changes nothing.
 
+Supervisors send to ``cti/v1/{site}/supervisor/cmd`` (the broker's ACL lets only supervisors'
+users publish there)::
+
+    {"cmd": "force-state", "agent": "1001", "state": "not-ready", "reason": "coaching"}
+    {"cmd": "force-state", "agent": "1001", "state": "ready"}     # or "logged-out"
+    {"cmd": "open-queue", "queue": "billing"} / {"cmd": "close-queue", "queue": "billing"}
+    {"cmd": "queue-calendar", "queue": "billing"}   # back to its business hours
+
 This module is sans-IO: ``parse_command`` turns topic and payload into a core event or raises
 ``CommandError``; ``reply`` builds the answer. The runtime hands the event to the switchboard.
 """
@@ -36,6 +44,7 @@ from cti.core import (
     AgentNotReady,
     AgentReady,
     Event,
+    ForceQueue,
     HoldCall,
     TransferCall,
     WrapUpDone,
@@ -43,7 +52,7 @@ from cti.core import (
 
 __all__ = [
     "MAX_COMMAND_BYTES", "CommandError", "command_filter", "command_topic", "parse_command",
-    "reply",
+    "parse_supervisor_command", "reply", "supervisor_topic",
 ]
 
 #: Larger payloads are refused before decoding.
@@ -94,14 +103,36 @@ class Hold(_Cmd):
     cmd: Literal["hold", "unhold"]
 
 
+class _Sup(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ForceState(_Sup):
+    cmd: Literal["force-state"]
+    agent: str = Field(min_length=1)
+    state: Literal["ready", "not-ready", "logged-out"]
+    reason: str = Field("supervisor", min_length=1, max_length=64)
+
+
+class QueueCmd(_Sup):
+    cmd: Literal["open-queue", "close-queue", "queue-calendar"]
+    queue: str = Field(min_length=1)
+
+
 _Command = Annotated[
     Login | Logout | Ready | NotReady | WrapDone | Transfer | Hold, Field(discriminator="cmd")
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(_Command)
+_SUPERVISOR: TypeAdapter[Any] = TypeAdapter(
+    Annotated[ForceState | QueueCmd, Field(discriminator="cmd")])
 
 
 def command_topic(site: str, agent: str) -> str:
     return f"{PREFIX}/{level(site)}/agents/{level(agent)}/cmd"
+
+
+def supervisor_topic(site: str) -> str:
+    return f"{PREFIX}/{level(site)}/supervisor/cmd"
 
 
 def command_filter(site: str) -> str:
@@ -122,9 +153,7 @@ def _agent_of(site: str, topic: str) -> str:
     return name
 
 
-def parse_command(site: str, topic: str, payload: bytes, fmt: Format = "msgpack") -> Event:
-    """The core event a command asks for, or ``CommandError`` saying what is wrong."""
-    agent = _agent_of(site, topic)
+def _decode(payload: bytes, fmt: Format, adapter: TypeAdapter[Any]) -> Any:
     if len(payload) > MAX_COMMAND_BYTES:
         raise CommandError(f"command of {len(payload)} bytes is over {MAX_COMMAND_BYTES}")
     try:
@@ -134,11 +163,32 @@ def parse_command(site: str, topic: str, payload: bytes, fmt: Format = "msgpack"
     if not isinstance(doc, dict):
         raise CommandError("a command is a map with a 'cmd' key")
     try:
-        cmd = _ADAPTER.validate_python(doc)
+        return adapter.validate_python(doc)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "command"
         raise CommandError(f"{where}: {err['msg']}") from None
+
+
+def parse_supervisor_command(payload: bytes, fmt: Format = "msgpack") -> Event:
+    """A supervisor's command as a core event, or ``CommandError``."""
+    cmd = _decode(payload, fmt, _SUPERVISOR)
+    if isinstance(cmd, ForceState):
+        if cmd.state == "ready":
+            return AgentReady(cmd.agent)
+        if cmd.state == "logged-out":
+            return AgentLogout(cmd.agent)
+        return AgentNotReady(cmd.agent, cmd.reason)
+    opened = {"open-queue": True, "close-queue": False, "queue-calendar": None}[cmd.cmd]
+    return ForceQueue(cmd.queue, opened)
+
+
+def parse_command(site: str, topic: str, payload: bytes, fmt: Format = "msgpack") -> Event:
+    """The core event a command asks for, or ``CommandError`` saying what is wrong."""
+    if topic == supervisor_topic(site):
+        return parse_supervisor_command(payload, fmt)
+    agent = _agent_of(site, topic)
+    cmd = _decode(payload, fmt, _ADAPTER)
     if cmd.agent is not None and cmd.agent != agent:
         raise CommandError(f"agent {agent!r} may not send commands for {cmd.agent!r}")
     if isinstance(cmd, Login):

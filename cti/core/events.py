@@ -25,6 +25,7 @@ __all__ = [
     "CallHungUp",
     "CustomerLookupDone",
     "Event",
+    "ForceQueue",
     "HoldCall",
     "LegFailure",
     "RecordingDone",
@@ -156,6 +157,15 @@ class TransferCall(Event):
     to_queue: str | None = None
     to_agent: str | None = None
     to_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForceQueue(Event):
+    """A supervisor opens or closes a queue whatever its calendar says (``open=None``: back to
+    the calendar). Closing turns new callers to ``on_closed``; those waiting stay."""
+
+    queue: str
+    open: bool | None
 
 
 @dataclass(frozen=True, slots=True)

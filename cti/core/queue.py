@@ -67,8 +67,8 @@ class QueueStatistics:
 class Queue(Machine[QueueState, QueueInput]):
     __slots__ = (
         "abandoned", "answered", "answered_in_sl", "blocked", "config", "handled",
-        "in_progress", "max_wait_s", "offered", "overflowed", "talk_s", "wait_abandoned_s",
-        "wait_answered_s", "wrap_up_s",
+        "in_progress", "max_wait_s", "offered", "overflowed", "override", "talk_s",
+        "wait_abandoned_s", "wait_answered_s", "wrap_up_s",
     )
     KIND: ClassVar[str] = "queue"
     TABLE: ClassVar = TABLE
@@ -84,6 +84,8 @@ class Queue(Machine[QueueState, QueueInput]):
         self.handled = 0
         self.wait_answered_s = self.wait_abandoned_s = self.talk_s = self.wrap_up_s = 0.0
         self.max_wait_s = 0.0
+        #: A supervisor's decision that wins over the calendar (None: follow the calendar).
+        self.override: bool | None = None
 
     @property
     def is_open(self) -> bool:
@@ -91,7 +93,8 @@ class Queue(Machine[QueueState, QueueInput]):
 
     def on_calendar(self, now: float) -> bool:
         """The calendar's change came due; returns True if the state changed."""
-        should_open = self.config.calendar.is_open(now)
+        should_open = (self.config.calendar.is_open(now) if self.override is None
+                       else self.override)
         changed = should_open != self.is_open
         if changed:
             self.fire(QueueInput.OPEN if should_open else QueueInput.CLOSE, now)

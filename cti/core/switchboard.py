@@ -50,6 +50,7 @@ from cti.core.events import (
     CallHungUp,
     CustomerLookupDone,
     Event,
+    ForceQueue,
     HoldCall,
     LegFailure,
     RecordingDone,
@@ -134,6 +135,7 @@ class Switchboard:
             WrapUpDone: self._on_wrap_up_done,
             TransferCall: self._on_transfer,
             HoldCall: self._on_hold,
+            ForceQueue: self._on_force_queue,
         }
 
     # -- the driver's interface ------------------------------------------------------------
@@ -807,6 +809,16 @@ class Switchboard:
             assert ev.to_number is not None
             self._finish(call, CallInput.TRANSFER_OUT, Disposition.TRANSFERRED, now,
                          redirect=ev.to_number)
+
+    def _on_force_queue(self, ev: ForceQueue, now: float) -> None:
+        queue = self.queues.get(ev.queue)
+        if queue is None:
+            raise LocalProtocolError(f"unknown queue {ev.queue!r}")
+        queue.override = ev.open
+        queue.on_calendar(now)
+        self._arm(queue, queue.deadline)
+        if self._want_stats:
+            self._queue_stats(queue, now)
 
     def _on_hold(self, ev: HoldCall, now: float) -> None:
         agent = self._agent(ev.agent_id)
