@@ -53,7 +53,7 @@ from cti.core import (
 from cti.core.notifications import Notification
 from cti.core.switchboard import Output
 from cti.metrics import metrics_registry, render, serve_metrics
-from cti.store.customers import lookup_customer
+from cti.store.customers import caller_history, lookup_customer
 from cti.store.writer import STORED, StoreWriter
 from cti.tickets import TicketDesk
 
@@ -201,12 +201,16 @@ class Runtime:
 
     async def _fetch_customer(self, cmd: LookupCustomer) -> None:
         assert self.store is not None
+        engine = self.store.engine
+        history: dict[str, object] = {}
         try:
-            record = await lookup_customer(self.store.engine, cmd.caller)
+            record = await lookup_customer(engine, cmd.caller)
+            history = await caller_history(engine, cmd.caller, now=self.clock(),
+                                           ticket_window_s=self.settings.tickets.merge_window_s)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("customer lookup for call %s failed: %s", cmd.call_id, exc)
             record = None
-        self._answer_lookup(CustomerLookupDone(cmd.call_id, record))
+        self._answer_lookup(CustomerLookupDone(cmd.call_id, record, history))
 
     def _answer_lookup(self, event: CustomerLookupDone) -> None:
         try:

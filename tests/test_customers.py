@@ -11,6 +11,8 @@ import pytest
 from cti.cli import main
 from cti.config import parse_settings
 from cti.core import AgentLogin, AgentReady, CallArrived
+from cti.core.notifications import CallEnded
+from cti.core.records import CallRecord
 from cti.runtime import Runtime
 from cti.store import StoreWriter
 from cti.store.customers import (
@@ -101,6 +103,10 @@ queues = ["vip"]
     try:
         assert runtime.store is not None
         await import_customers(runtime.store.engine, csv_file)
+        earlier = CallRecord("old-1", "+33612345678", "3000", "default", "abandoned", 10.0,
+                             40.0, "vip", None, 10.0, None, 30.0, 0.0, 0.0, 0, None, (), {})
+        runtime.store.put(CallEnded(earlier))
+        assert await runtime.store.flush()
         for agent in ("1001", "1002"):
             runtime.submit(AgentLogin(agent))
             runtime.submit(AgentReady(agent))
@@ -115,6 +121,11 @@ queues = ["vip"]
         assert call.customer.customer_id == "C1"
         assert call.priority == 5  # VIP boost
         assert call.agent_id == "1002"  # the account manager, although 1001 is idle longer
+        # The caller's history travels with the call, into the screen pop.
+        recent = call.data["recent_calls"]
+        assert isinstance(recent, list)
+        assert [c["call_id"] for c in recent] == ["old-1"]
+        assert recent[0]["disposition"] == "abandoned"
     finally:
         runtime.stop()
         await asyncio.wait_for(task, 10)

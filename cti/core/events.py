@@ -110,10 +110,13 @@ class RecordingDone(Event):
 
 @dataclass(frozen=True, slots=True)
 class CustomerLookupDone(Event):
-    """The answer to a ``LookupCustomer`` command; ``record`` is None when nobody matched."""
+    """The answer to a ``LookupCustomer`` command; ``record`` is None when nobody matched.
+    ``data`` joins the call's attached data (the caller's recent calls and open tickets), so it
+    is in the screen pop whether or not a record matched."""
 
     call_id: str
     record: CustomerRecord | None
+    data: Mapping[str, object] = field(default_factory=lambda: EMPTY)
 
 
 # -- agent commands ---------------------------------------------------------------------------

@@ -273,6 +273,7 @@ class Switchboard:
             self.stale_events += 1  # the answer came after the lookup timeout
             return
         record = ev.record
+        call.data.update(ev.data)
         if record is not None:
             call.customer = record
             call.data["customer_id"] = record.customer_id

@@ -20,9 +20,12 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.core import CustomerRecord
-from cti.store.models import CustomerRow
+from cti.store.models import CallRecordRow, CustomerRow, TicketRow
 
-__all__ = ["CustomerImportError", "import_customers", "lookup_customer", "parse_customers"]
+__all__ = [
+    "CustomerImportError", "caller_history", "import_customers", "lookup_customer",
+    "parse_customers",
+]
 
 _KNOWN = {"number", "customer_id", "name", "vip", "preferred_agent"}
 _TRUE = {"true", "yes", "1", "y"}
@@ -82,6 +85,32 @@ async def lookup_customer(engine: AsyncEngine, number: str) -> CustomerRecord | 
         return None
     return CustomerRecord(row.customer_id, row.name, bool(row.vip), row.account_manager,
                           dict(row.data or {}))
+
+
+async def caller_history(engine: AsyncEngine, number: str, *, calls: int = 5,
+                         now: float | None = None,
+                         ticket_window_s: float = 86_400.0) -> dict[str, object]:
+    """The caller's last ``calls`` calls (newest first) and tickets of the last window, for the
+    screen pop: the agent sees at once that this caller rang three times this morning."""
+    async with engine.connect() as conn:
+        recent = (await conn.execute(
+            select(CallRecordRow.call_id, CallRecordRow.ended_at, CallRecordRow.queue,
+                   CallRecordRow.disposition, CallRecordRow.agent_id)
+            .where(CallRecordRow.caller == number)
+            .order_by(CallRecordRow.ended_at.desc()).limit(calls)
+        )).all()
+        query = select(TicketRow.ticket_id, TicketRow.kind, TicketRow.at,
+                       TicketRow.requests).where(TicketRow.caller == number)
+        if now is not None:
+            query = query.where(TicketRow.at >= now - ticket_window_s)
+        tickets = (await conn.execute(query.order_by(TicketRow.at.desc()).limit(10))).all()
+    return {
+        "recent_calls": [{"call_id": r.call_id, "ended_at": r.ended_at, "queue": r.queue,
+                          "disposition": r.disposition, "agent_id": r.agent_id}
+                         for r in recent],
+        "open_tickets": [{"ticket_id": t.ticket_id, "kind": t.kind, "at": t.at,
+                          "requests": t.requests} for t in tickets],
+    }
 
 
 def _chunks(rows: list[dict[str, Any]], n: int) -> Iterable[list[dict[str, Any]]]:
