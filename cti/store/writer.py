@@ -123,7 +123,9 @@ class StoreWriter:
         oldest, self._oldest = self._oldest, None
         if not batch and not opened:
             return True
-        calls, states, tickets = _rows(batch)
+        # Rows are built in a worker thread: a second's worth of records converted on the
+        # loop's thread would delay the screen pops published meanwhile.
+        calls, states, tickets = await asyncio.to_thread(_rows, batch)
         updates = [n for n in batch if isinstance(n, TicketUpdated)]
         try:
             async with self.engine.begin() as conn:
