@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -28,7 +30,14 @@ from cti.core.events import AgentLegAnswered, WrapUpDone
 from cti.core.notifications import CallEnded, TicketCreated, TicketUpdated
 from cti.core.records import CallRecord
 from cti.runtime import Runtime
-from cti.store import AgentStateRow, CallRecordRow, OpenCallRow, StoreWriter, TicketRow
+from cti.store import (
+    AgentStateRow,
+    Base,
+    CallRecordRow,
+    OpenCallRow,
+    StoreWriter,
+    TicketRow,
+)
 
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -231,3 +240,31 @@ queues = ["sales"]
     finally:
         second.stop()
         await asyncio.wait_for(task, 10)
+
+
+def _schema_diffs(connection: object) -> list[object]:
+    context = MigrationContext.configure(connection)  # type: ignore[arg-type]
+    return list(compare_metadata(context, Base.metadata))
+
+
+@pytest.mark.asyncio
+async def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
+    writer = StoreWriter(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite'}")
+    try:
+        await writer.create_tables()
+        await writer.create_tables()  # already at head: nothing to do, no error
+        async with writer.engine.connect() as conn:
+            assert await conn.run_sync(_schema_diffs) == []
+    finally:
+        await writer.close()
+
+
+@pytest.mark.asyncio
+async def test_migrations_on_postgresql(pg_schema: str) -> None:
+    writer = StoreWriter(PG, connect_args={"server_settings": {"search_path": pg_schema}})
+    try:
+        await writer.create_tables()
+        async with writer.engine.connect() as conn:
+            assert await conn.run_sync(_schema_diffs) == []
+    finally:
+        await writer.close()

@@ -14,8 +14,11 @@ import asyncio
 import dataclasses
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -29,7 +32,7 @@ from cti.core.notifications import (
     TicketCreated,
     TicketUpdated,
 )
-from cti.store.models import AgentStateRow, Base, CallRecordRow, OpenCallRow, TicketRow
+from cti.store.models import AgentStateRow, CallRecordRow, OpenCallRow, TicketRow
 
 __all__ = ["StoreWriter"]
 
@@ -107,9 +110,9 @@ class StoreWriter:
         return len(left), sorted(r.agent_id for r in rows if r.state != "logged-out")
 
     async def create_tables(self) -> None:
-        # Alembic migrations are the next step; until then the tables are created if missing.
+        """Bring the schema up to date (Alembic migrations, ``cti/store/migrations``)."""
         async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(_upgrade)
 
     async def run(self) -> None:
         """Flush every interval until cancelled (the last flush is ``close``'s job)."""
@@ -207,6 +210,13 @@ def _rows(batch: list[Notification]) -> tuple[list[dict[str, Any]], ...]:
         elif isinstance(note, TicketCreated):
             tickets.append(plain(note))
     return calls, states, tickets
+
+
+def _upgrade(connection: Any) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
