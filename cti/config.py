@@ -138,6 +138,8 @@ class TicketsModel(_Model):
     abandoned_after_s: float = Field(60.0, ge=-1)
     #: A ticket of the same kind for the same caller within this window updates the open one.
     merge_window_s: float = Field(86_400.0, ge=0)
+    #: Wrap-up dispositions that open a follow-up ticket for the call.
+    follow_up: list[str] = Field(default_factory=lambda: ["callback-needed", "escalate"])
 
 
 class DaemonModel(_Model):

@@ -49,6 +49,7 @@ from cti.core import (
     LookupCustomer,
     PbxCommand,
     Switchboard,
+    WrapUpDone,
 )
 from cti.core.notifications import Notification
 from cti.core.switchboard import Output
@@ -119,7 +120,8 @@ class Runtime:
         abandoned = settings.tickets.abandoned_after_s
         self.tickets = TicketDesk(abandoned_after_s=None if abandoned < 0 else abandoned,
                                   merge_window_s=settings.tickets.merge_window_s,
-                                  prefix=f"A{self.boot}-")
+                                  prefix=f"A{self.boot}-",
+                                  follow_up=settings.tickets.follow_up)
         self.outbox = Outbox(self.site, bus.outbox_capacity if bus else 100_000)
         self.publisher: MqttPublisher | None = None
         if bus is not None:
@@ -151,6 +153,9 @@ class Runtime:
         out = self.switchboard.handle(event, now)
         if self.store is not None and isinstance(event, CallArrived):
             self.store.opened(event, now)
+        if isinstance(event, WrapUpDone):
+            out.notifications.extend(
+                self.tickets.wrapped_up(event.agent_id, event.disposition, now))
         self._dispatch(out)
         return out
 

@@ -5,7 +5,9 @@ notifications of one step and returns what to publish. Tickets come from
 
 - the switchboard: a voicemail left, a callback requested (``TicketCreated``);
 - a call abandoned after waiting at least ``[tickets] abandoned_after_s``: a callback ticket
-  (kind ``abandoned``), so somebody calls back the caller who gave up.
+  (kind ``abandoned``), so somebody calls back the caller who gave up;
+- an agent's wrap-up disposition listed in ``[tickets] follow_up``: a ticket of kind
+  ``follow-up`` for the call the agent just finished (``wrapped_up``).
 
 A ticket from a caller who already has one of the same kind, created less than
 ``merge_window_s`` ago, is not a new ticket: it is published as ``TicketUpdated`` of the open one
@@ -21,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cti.core.notifications import CallEnded, Notification, TicketCreated, TicketUpdated
+from cti.core.records import CallRecord
 
 __all__ = ["TicketDesk"]
 
@@ -34,8 +37,12 @@ class _Open:
 
 class TicketDesk:
     def __init__(self, *, abandoned_after_s: float | None = 60.0,
-                 merge_window_s: float = 86_400.0, prefix: str = "A") -> None:
+                 merge_window_s: float = 86_400.0, prefix: str = "A",
+                 follow_up: Iterable[str] = ()) -> None:
         self.abandoned_after_s = abandoned_after_s
+        self.follow_up = frozenset(follow_up)
+        #: agent -> the record of the last call they handled (for follow-up tickets).
+        self._last_call: dict[str, CallRecord] = {}
         self.merge_window_s = merge_window_s
         self.prefix = prefix
         self._count = 0
@@ -51,6 +58,8 @@ class TicketDesk:
                 out.append(self._ticket(note))
             else:
                 out.append(note)
+                if isinstance(note, CallEnded) and note.record.agent_id is not None:
+                    self._last_call[note.record.agent_id] = note.record
                 if (isinstance(note, CallEnded) and self.abandoned_after_s is not None
                         and note.record.disposition == "abandoned"
                         and note.record.wait_s >= self.abandoned_after_s):
@@ -60,6 +69,19 @@ class TicketDesk:
                         f"{self.prefix}{self._count}", "abandoned", rec.call_id, rec.caller,
                         rec.queue, rec.ended_at, {"waited_s": round(rec.wait_s, 3)})))
         return out
+
+    def wrapped_up(self, agent_id: str, disposition: str | None,
+                   now: float) -> list[Notification]:
+        """The agent closed their wrap-up with ``disposition``: a follow-up ticket for the call
+        they handled, if the disposition asks for one."""
+        rec = self._last_call.pop(agent_id, None)
+        if rec is None or disposition is None or disposition not in self.follow_up:
+            return []
+        self._count += 1
+        # Returned as created: ``process`` then merges it like any other ticket.
+        return [TicketCreated(
+            f"{self.prefix}{self._count}", "follow-up", rec.call_id, rec.caller, rec.queue, now,
+            {"disposition": disposition, "agent_id": agent_id})]
 
     def _ticket(self, ticket: TicketCreated) -> Notification:
         self._forget_before(ticket.at - self.merge_window_s)

@@ -126,3 +126,8 @@ def test_supervisor_commands(doc: dict[str, object], event: object) -> None:
 def test_bad_supervisor_commands(doc: dict[str, object], words: str) -> None:
     with pytest.raises(CommandError, match=words):
         parse_command("lyon", SUP, cmd(doc))
+
+
+def test_wrap_up_with_a_disposition() -> None:
+    doc = {"cmd": "wrap-up-done", "disposition": "callback-needed"}
+    assert parse_command("lyon", TOPIC, cmd(doc)) == WrapUpDone("1001", "callback-needed")

@@ -8,9 +8,10 @@ from cti.core.records import CallRecord, Phase
 from cti.tickets import TicketDesk
 
 
-def ended(call_id: str, caller: str, disposition: str, wait: float, at: float) -> CallEnded:
+def ended(call_id: str, caller: str, disposition: str, wait: float, at: float,
+          agent: str | None = None) -> CallEnded:
     return CallEnded(CallRecord(call_id, caller, "3000", "default", disposition, at - wait, at,
-                                "sales", None, at - wait, None, wait, 0.0, 0.0, 0, None,
+                                "sales", agent, at - wait, None, wait, 0.0, 0.0, 0, None,
                                 (Phase("arrived", at - wait),), {}))
 
 
@@ -37,3 +38,18 @@ def test_a_second_request_within_the_window_updates_the_open_ticket() -> None:
     later = TicketCreated("T4", "voicemail", "c4", "+1", "q", 1000.0 + 3601)
     assert desk.process([later]) == [later]  # the window has passed: a new ticket
     assert (desk.created, desk.merged) == (3, 1)
+
+
+def test_a_follow_up_disposition_opens_a_ticket_for_the_call() -> None:
+    desk = TicketDesk(abandoned_after_s=None, follow_up=["callback-needed"], prefix="A")
+    record = ended("c1", "+1", "answered", 5, 100.0, agent="1001")
+    desk.process([record])
+    assert desk.wrapped_up("1001", "sale", 110.0) == []  # not a follow-up disposition
+    desk.process([record])
+    created = desk.process(desk.wrapped_up("1001", "callback-needed", 120.0))
+    assert len(created) == 1
+    ticket = created[0]
+    assert isinstance(ticket, TicketCreated)
+    assert (ticket.kind, ticket.call_id, ticket.data["disposition"]) == (
+        "follow-up", "c1", "callback-needed")
+    assert desk.wrapped_up("1001", "callback-needed", 130.0) == []  # already used

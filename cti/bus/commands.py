@@ -6,7 +6,7 @@ A command is a map (msgpack, or JSON when the daemon is configured so) with a ``
     {"cmd": "logout"}
     {"cmd": "ready"}
     {"cmd": "not-ready", "reason": "lunch"}
-    {"cmd": "wrap-up-done"}
+    {"cmd": "wrap-up-done", "disposition": "callback-needed"}   # disposition optional
     {"cmd": "transfer", "to_queue": "billing"}   # or "to_agent": "1002", or "to_number": "..."
     {"cmd": "hold"} / {"cmd": "unhold"}
 
@@ -90,6 +90,7 @@ class NotReady(_Cmd):
 
 class WrapDone(_Cmd):
     cmd: Literal["wrap-up-done"]
+    disposition: str | None = Field(None, min_length=1, max_length=64)
 
 
 class Transfer(_Cmd):
@@ -201,7 +202,7 @@ def parse_command(site: str, topic: str, payload: bytes, fmt: Format = "msgpack"
     if isinstance(cmd, NotReady):
         return AgentNotReady(agent, cmd.reason)
     if isinstance(cmd, WrapDone):
-        return WrapUpDone(agent)
+        return WrapUpDone(agent, cmd.disposition)
     if isinstance(cmd, Transfer):
         targets = [t for t in (cmd.to_queue, cmd.to_agent, cmd.to_number) if t]
         if len(targets) != 1:

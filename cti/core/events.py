@@ -149,7 +149,11 @@ class AgentNotReady(Event):
 
 @dataclass(frozen=True, slots=True)
 class WrapUpDone(Event):
+    """The agent finished the after-call work; ``disposition`` is their code for the call
+    (``sale``, ``callback-needed``, ...), which the daemon may turn into a follow-up ticket."""
+
     agent_id: str
+    disposition: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
