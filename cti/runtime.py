@@ -167,18 +167,20 @@ class Runtime:
                     pbx.execute(cmd)
             elif isinstance(cmd, LookupCustomer) and not getattr(pbx, "answers_lookups", False):
                 self._look_up(cmd)
-        notes = out.notifications
-        if notes:
-            notes = self.tickets.process(notes)
-            if self.publisher is not None:
-                put = self.outbox.put
-                for note in notes:
-                    put(note)
-            if self.store is not None:
-                keep = self.store.put
-                for note in notes:
-                    keep(note)
+        if out.notifications:
+            self._deliver(self.tickets.process(out.notifications))
         self._arm()
+
+    def _deliver(self, notes: list[Notification]) -> None:
+        """To every subscriber configured: the bus's outbox and the store."""
+        if self.publisher is not None:
+            put = self.outbox.put
+            for note in notes:
+                put(note)
+        if self.store is not None:
+            keep = self.store.put
+            for note in notes:
+                keep(note)
 
     def _arm(self) -> None:
         due = self.switchboard.next_deadline()
@@ -325,16 +327,14 @@ class Runtime:
     async def _shut_down(self) -> None:
         self.accepting = False
         now = self.clock()
-        for agent in self.switchboard.agents.values():
-            if agent.state is not AgentState.LOGGED_OUT:
-                # Subscribers (wallboards, CRMs) must not show agents as reachable through a
-                # daemon that is gone; the retained state and the history say so.
-                note = AgentStateChanged(agent.ident, AgentState.LOGGED_OUT.value,
-                                         agent.state.value, "shutdown", now)
-                if self.publisher is not None:
-                    self.outbox.put(note)
-                if self.store is not None:
-                    self.store.put(note)
+        # Subscribers (wallboards, CRMs) must not show agents as reachable through a daemon
+        # that is gone; the retained state and the history say so.
+        self._deliver([
+            AgentStateChanged(agent.ident, AgentState.LOGGED_OUT.value, agent.state.value,
+                              "shutdown", now)
+            for agent in self.switchboard.agents.values()
+            if agent.state is not AgentState.LOGGED_OUT
+        ])
         if self.store is not None:
             await self.store.close()
         if self.publisher is None:

@@ -42,9 +42,8 @@ from cti.core import (
     Redirect,
     WrapUpDone,
 )
-from cti.core.records import CustomerRecord
 from sim.runner import VOICEMAIL_S
-from sim.scenario import Scenario, is_managed, is_vip
+from sim.scenario import Scenario, customer_record
 from sim.traffic import Traffic
 
 if TYPE_CHECKING:
@@ -100,18 +99,8 @@ class RealtimePbx:
                         RecordingDone(command.call_id, f"sim://voicemail/{command.call_id}"))
 
     def lookup(self, command: LookupCustomer) -> None:
-        pop = self.scenario.population
-        record = None
-        if pop is not None and command.caller.startswith("+1555"):
-            i = int(command.caller[5:])
-            manager = None
-            if is_managed(i, pop.managed_share):
-                agents = self.scenario.config.agents
-                manager = agents[i % len(agents)].agent_id
-            if is_vip(i, pop.vip_share) or manager is not None:
-                record = CustomerRecord(f"cust-{i}", vip=is_vip(i, pop.vip_share),
-                                        account_manager=manager)
-        self._soon(CustomerLookupDone(command.call_id, record))
+        self._soon(CustomerLookupDone(command.call_id,
+                                      customer_record(self.scenario, command.caller)))
 
     async def run(self, runtime: Runtime) -> None:
         self._runtime = runtime

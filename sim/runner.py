@@ -39,7 +39,6 @@ from cti.core import (
     CallArrived,
     CallHungUp,
     CustomerLookupDone,
-    CustomerRecord,
     RecordingDone,
     Switchboard,
     WrapUpDone,
@@ -56,7 +55,7 @@ from cti.core.commands import (
 from cti.core.notifications import CallEnded
 from cti.core.records import CallRecord
 from sim.distributions import Fixed
-from sim.scenario import AgentGroup, CallType, Scenario, is_managed, is_vip
+from sim.scenario import AgentGroup, CallType, Scenario, customer_record
 from sim.stats import QueueReport, Report, Tally, half_widths, student_t975
 from sim.traffic import Traffic
 
@@ -425,27 +424,13 @@ class Simulation:
             out = handle(RecordingDone(a, f"sim://voicemail/{a}"), now)
             play(out.commands, out.notifications, now)
         elif code == _LOOKUP:
-            out = handle(CustomerLookupDone(a, self._customer(b)), now)
+            out = handle(CustomerLookupDone(a, customer_record(self.scenario, b)), now)
             play(out.commands, out.notifications, now)
         elif code == _BATCH:
             if a == 0:
                 self._mark_agents(now, start=True)
             else:
                 self._close_batch(a - 1, now)
-
-    def _customer(self, caller: str) -> CustomerRecord | None:
-        pop = self.scenario.population
-        if pop is None or not caller.startswith("+1555"):
-            return None
-        i = int(caller[5:])
-        vip = is_vip(i, pop.vip_share)
-        manager = None
-        if is_managed(i, pop.managed_share):
-            agents = self.scenario.config.agents
-            manager = agents[i % len(agents)].agent_id
-        if not vip and manager is None:
-            return None
-        return CustomerRecord(f"cust-{i}", vip=vip, account_manager=manager)
 
     # -- statistics ------------------------------------------------------------------------
 

@@ -31,7 +31,13 @@ from cti.config import (
     ring_policy,
     validate_toml,
 )
-from cti.core import AgentConfig, ConfigurationError, SwitchboardConfig, TrunkConfig
+from cti.core import (
+    AgentConfig,
+    ConfigurationError,
+    CustomerRecord,
+    SwitchboardConfig,
+    TrunkConfig,
+)
 from sim.arrivals import ArrivalProcess, Poisson, RateProfile
 from sim.distributions import Distribution, DistributionSpec, FixedSpec, build
 
@@ -429,3 +435,20 @@ def is_vip(i: int, share: float) -> bool:
 
 def is_managed(i: int, share: float) -> bool:
     return _fraction(i, 3) < share
+
+
+def customer_record(scenario: Scenario, caller: str) -> CustomerRecord | None:
+    """What the CRM knows of a caller of the scenario's population (both drivers answer the
+    switchboard's lookups with this)."""
+    pop = scenario.population
+    if pop is None or not caller.startswith("+1555"):
+        return None
+    i = int(caller[5:])
+    vip = is_vip(i, pop.vip_share)
+    manager = None
+    if is_managed(i, pop.managed_share):
+        agents = scenario.config.agents
+        manager = agents[i % len(agents)].agent_id
+    if not vip and manager is None:
+        return None
+    return CustomerRecord(f"cust-{i}", vip=vip, account_manager=manager)

@@ -37,7 +37,7 @@ import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 from cti.bus.envelope import Format
-from cti.bus.topics import PREFIX, level
+from cti.bus.topics import PREFIX, level, unlevel
 from cti.core import (
     AgentLogin,
     AgentLogout,
@@ -148,10 +148,7 @@ def _agent_of(site: str, topic: str) -> str:
     name = topic[len(head):-len("/cmd")]
     if not name or "/" in name:
         raise CommandError(f"not a command topic: {topic!r}")
-    # Undo the percent-encoding of ``level`` (only the characters it encodes).
-    for raw, code in (("/", "%2F"), ("+", "%2B"), ("#", "%23"), ("\0", "%00"), ("%", "%25")):
-        name = name.replace(code, raw)
-    return name
+    return unlevel(name)
 
 
 def _decode(payload: bytes, fmt: Format, adapter: TypeAdapter[Any]) -> Any:

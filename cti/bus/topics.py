@@ -25,10 +25,14 @@ from cti.core.notifications import (
     TicketUpdated,
 )
 
-__all__ = ["PREFIX", "level", "topic_for", "topic_matches"]
+__all__ = ["PREFIX", "level", "topic_for", "topic_matches", "unlevel"]
 
 PREFIX = "cti/v1"
 _ESCAPES = {"%": "%25", "/": "%2F", "+": "%2B", "#": "%23", "\0": "%00"}
+#: Decoded last for ``%`` so that ``%252F`` comes back as ``%2F``, not ``/``.
+_ESCAPES_BACK = (
+    *((code, raw) for raw, code in _ESCAPES.items() if raw != "%"), ("%25", "%"),
+)
 
 
 def level(name: str) -> str:
@@ -36,6 +40,15 @@ def level(name: str) -> str:
     if not any(c in name for c in _ESCAPES):
         return name
     return "".join(_ESCAPES.get(c, c) for c in name)
+
+
+def unlevel(text: str) -> str:
+    """The name a topic level stands for (``level`` undone)."""
+    if "%" not in text:
+        return text
+    for code, raw in _ESCAPES_BACK:
+        text = text.replace(code, raw)
+    return text
 
 
 def topic_for(site: str, note: Notification) -> tuple[str, bool]:
