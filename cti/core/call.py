@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from acd import SkillSchedule
 from cti.core._fsm import FastEnum, Machine
-from cti.core.records import CustomerRecord, Phase
+from cti.core.records import CallRecord, CustomerRecord, Phase
 
 __all__ = ["Call", "CallInput", "CallState", "Disposition"]
 
@@ -193,6 +193,26 @@ class Call(Machine[CallState, CallInput]):
             label = "overflowed" if inp is CallInput.OVERFLOW else state._value_
             self.phases.append(Phase(label, now, where))
         return prev
+
+    def record(self, now: float) -> CallRecord:
+        """The call's complete record (the CDR), once it has ended with a disposition."""
+        assert self.disposition is not None
+        start = self.enqueued_at
+        wait = 0.0
+        if start is not None:
+            wait = (self.answered_at if self.answered_at is not None else now) - start
+        talk = 0.0
+        if self.answered_at is not None:
+            talk = max(0.0, now - self.answered_at)
+        return CallRecord(
+            call_id=self.ident, caller=self.caller, dialed=self.dialed, trunk=self.trunk,
+            disposition=self.disposition._value_, arrived_at=self.arrived_at, ended_at=now,
+            queue=self.queue, agent_id=self.agent_id, enqueued_at=self.enqueued_at,
+            answered_at=self.answered_at, wait_s=wait, talk_s=talk, priority=self.priority,
+            offers=self.offers,
+            customer_id=self.customer.customer_id if self.customer is not None else None,
+            phases=tuple(self.phases), data=dict(self.data),
+        )
 
     @property
     def in_queue(self) -> bool:

@@ -66,7 +66,6 @@ from cti.core.notifications import (
     TicketCreated,
 )
 from cti.core.queue import Queue
-from cti.core.records import CallRecord
 from cti.core.statistics import SwitchboardStatistics
 from cti.core.trunk import Trunk
 
@@ -564,32 +563,12 @@ class Switchboard:
         del self.calls[call.ident]
         self.ended[disposition._value_] += 1  # not ``.value``: see Call.fire
         if self._want_cdr:
-            self._notes.append(CallEnded(self._record(call, now)))
+            self._notes.append(CallEnded(call.record(now)))
 
     def _release_channel(self, call: Call, now: float) -> None:
         if call.has_channel:
             call.has_channel = False
             self.trunks[call.trunk].release(now)
-
-    @staticmethod
-    def _record(call: Call, now: float) -> CallRecord:
-        assert call.disposition is not None
-        start = call.enqueued_at
-        wait = 0.0
-        if start is not None:
-            wait = (call.answered_at if call.answered_at is not None else now) - start
-        talk = 0.0
-        if call.answered_at is not None:
-            talk = max(0.0, now - call.answered_at)
-        return CallRecord(
-            call_id=call.ident, caller=call.caller, dialed=call.dialed, trunk=call.trunk,
-            disposition=call.disposition._value_, arrived_at=call.arrived_at, ended_at=now,
-            queue=call.queue, agent_id=call.agent_id, enqueued_at=call.enqueued_at,
-            answered_at=call.answered_at, wait_s=wait, talk_s=talk, priority=call.priority,
-            offers=call.offers,
-            customer_id=call.customer.customer_id if call.customer is not None else None,
-            phases=tuple(call.phases), data=dict(call.data),
-        )
 
     def _call_deadline(self, call: Call, now: float) -> None:
         if call.state is CallState.ARRIVED:  # the customer lookup did not answer in time
