@@ -1,6 +1,8 @@
 """The ``cti`` command.
 
     cti serve --config FILE.toml run the daemon (switchboard, clock, MQTT bus, agent commands)
+    cti demo [--speed K] ...     the daemon with a simulated contact center, SQLite and a
+                                 built-in MQTT broker, with a live view (``cti demo -h``)
     cti customers import F.csv   load customer records (number, name, vip, preferred_agent, ...)
     cti events [FILTER]          subscribe to the bus and print events
     cti agent ID COMMAND         send an agent command over the bus
@@ -11,7 +13,7 @@
     cti sim SCENARIO.toml ...    run a traffic scenario in virtual time (``cti sim -h``)
     cti staff --rate R --aht S   Erlang C / A staffing table (``cti staff -h``)
 
-Later releases add ``demo``, ``bench``, ``ivr``.
+Later releases add ``bench``, ``ivr``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from enum import Enum
 from typing import Any
 
 import acd
-from cti import __version__, events_cli
+from cti import __version__, demo, events_cli
 from cti.config import load_config, load_settings
 from cti.core import ConfigurationError
 from cti.core._fsm import mermaid
@@ -156,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("diagram", help="print a state machine as a Mermaid diagram")
     p.add_argument("machine", choices=sorted(_TABLES))
     p.set_defaults(run=_diagram)
+    demo.add_parser(sub)
     events_cli.add_parsers(sub)
     sim_command.add_parser(sub)
     staffing.add_parser(sub)

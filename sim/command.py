@@ -3,10 +3,14 @@
     cti sim SCENARIO.toml [--calls N | --hours H] [--seed S] [--strategy NAME[,NAME...]]
                           [--warmup S] [--batches B] [--json] [--agents] [--plot FILE.png]
     cti sim SCENARIO.toml --realtime [--speed K] [--config DAEMON.toml] [--calls N]
+    cti sim SCENARIO.toml --pbx esl --listen HOST:PORT [--speed K] [--password P] [--calls N]
 
 ``--realtime`` runs the daemon's runtime (clock, timers, bus, agent commands) with the scenario's
 site, driven by a simulated PBX in real time (``sim.realtime``), ``--speed`` times faster than
 life; with ``--config`` the events go to the broker of its ``[bus]`` section.
+
+``--pbx esl`` serves the scenario's traffic as a simulated FreeSWITCH on an Event Socket
+(``sim.freeswitch``) for a daemon to connect to, until the calls are done or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -47,7 +51,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--realtime", action="store_true",
                    help="drive the daemon's runtime in real time instead")
     p.add_argument("--speed", type=float, default=1.0,
-                   help="with --realtime: run this many times faster than life")
+                   help="with --realtime or --pbx: run this many times faster than life")
+    p.add_argument("--pbx", choices=["esl"],
+                   help="serve the traffic as a simulated FreeSWITCH (Event Socket) instead")
+    p.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:8021",
+                   help="with --pbx esl: where to listen (default 127.0.0.1:8021)")
+    p.add_argument("--password", default="ClueCon",
+                   help="with --pbx esl: the Event Socket password (default ClueCon)")
     p.add_argument("--config", metavar="DAEMON.toml",
                    help="with --realtime: the [bus] and [daemon] settings to use")
     p.set_defaults(run=run_command)
@@ -80,6 +90,8 @@ def run_command(args: argparse.Namespace) -> int:
             runs = [base.with_strategy(n) for n in names]
     except ScenarioError as exc:
         return _fail(str(exc))
+    if args.pbx == "esl":
+        return _esl(runs, args)
     if args.realtime:
         if len(runs) > 1:
             return _fail("--realtime runs one strategy at a time")
@@ -112,11 +124,27 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _esl(runs: list[Scenario], args: argparse.Namespace) -> int:
+    from sim.freeswitch.driver import parse_listen, run_cli  # noqa: PLC0415
+
+    if args.realtime or len(runs) > 1:
+        return _fail("--pbx esl serves one scenario's traffic; the routing is the client's")
+    if not args.speed > 0:
+        return _fail("--speed must be > 0")
+    try:
+        parse_listen(args.listen)
+    except ValueError as exc:
+        return _fail(str(exc))
+    sc = runs[0]  # --calls and --hours are already in it
+    return run_cli(sc, listen=args.listen, password=args.password, speed=args.speed,
+                   calls=sc.calls, hours=sc.hours)
+
+
 def _realtime(scenario: Scenario, args: argparse.Namespace) -> int:
     # Imported here: the virtual-time path needs none of the daemon's machinery.
     from cti.config import ConfigFileError, DaemonModel, Settings, load_settings  # noqa: PLC0415
     from cti.runtime import Runtime  # noqa: PLC0415
-    from sim.realtime import RealtimePbx  # noqa: PLC0415
+    from sim.realtime import RealtimePbx, run_realtime  # noqa: PLC0415
 
     settings = Settings(scenario.config, None, DaemonModel(), scenario.source)
     if args.config:
@@ -131,14 +159,7 @@ def _realtime(scenario: Scenario, args: argparse.Namespace) -> int:
     pbx = RealtimePbx(scenario, speed=args.speed, calls=args.calls or scenario.calls)
     runtime = Runtime(settings, pbx=pbx, speed=args.speed)
 
-    async def main() -> None:
-        task = asyncio.create_task(runtime.run())
-        finished = asyncio.create_task(pbx.finished.wait())
-        await asyncio.wait({task, finished}, return_when=asyncio.FIRST_COMPLETED)
-        runtime.stop()
-        await task
-
-    asyncio.run(main())
+    asyncio.run(run_realtime(runtime, pbx))
     stats = runtime.switchboard.statistics(runtime.clock())
     rows = [
         f"{name}: offered {q.offered}, answered {q.answered}, abandoned {q.abandoned}, "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cti.core import (
@@ -49,7 +49,7 @@ from sim.traffic import Traffic
 if TYPE_CHECKING:
     from cti.runtime import Runtime
 
-__all__ = ["RealtimePbx"]
+__all__ = ["RealtimePbx", "run_realtime"]
 
 log = logging.getLogger("cti.sim.realtime")
 
@@ -59,11 +59,21 @@ class RealtimePbx:
     answers_lookups = True
 
     def __init__(self, scenario: Scenario, *, speed: float = 1.0,
-                 calls: int | None = None, settle_s: float = 0.0) -> None:
+                 calls: int | None = None, settle_s: float = 0.0,
+                 dispositions: Mapping[str, float] | None = None,
+                 call_prefix: str = "rt") -> None:
         """``settle_s``: wall-clock seconds between the agents' logins and the first call (the
-        burst of their state events reaches the broker first)."""
+        burst of their state events reaches the broker first). ``dispositions``: the share of
+        wrap-ups the agents end with each disposition (``{"callback-needed": 0.05}``: one in
+        twenty asks for a follow-up ticket); the others end without one. ``call_prefix``
+        starts every call id, so runs that share a store do not reuse ids."""
         if not speed > 0:
             raise ValueError("speed must be > 0")
+        shares = dict(dispositions or {})
+        if any(not 0 <= v <= 1 for v in shares.values()) or sum(shares.values()) > 1:
+            raise ValueError("disposition shares must be in [0, 1] and sum to at most 1")
+        self._dispositions = shares
+        self.call_prefix = call_prefix
         self.scenario = scenario
         self.settle_s = settle_s
         self.speed = speed
@@ -129,7 +139,7 @@ class RealtimePbx:
     def _arrive(self) -> None:
         ct, caller, talk, wrap, patience = self.traffic.draw()
         self.arrived += 1
-        cid = f"rt{self.arrived}"
+        cid = f"{self.call_prefix}{self.arrived}"
         self._calls[cid] = (talk, wrap)
         self._submit(CallArrived(cid, caller, ct.dialed, ct.trunk, ct.queue, ct.priority,
                                  skills=ct.skills))
@@ -167,7 +177,17 @@ class RealtimePbx:
         assert runtime is not None
         agent = runtime.switchboard.agents.get(agent_id)
         if agent is not None and agent.state is AgentState.WRAP_UP:
-            self._submit(WrapUpDone(agent_id))
+            self._submit(WrapUpDone(agent_id, self._disposition()))
+
+    def _disposition(self) -> str | None:
+        if not self._dispositions:
+            return None  # no draw: the agents' random stream stays as it was without them
+        x = self._agents_rng.random()
+        for name, share in self._dispositions.items():
+            x -= share
+            if x < 0:
+                return name
+        return None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -203,3 +223,25 @@ class RealtimePbx:
         timer = self._timers.pop((cid, what), None)
         if timer is not None:
             timer.cancel()
+
+
+async def run_realtime(runtime: Runtime, pbx: RealtimePbx, *, signals: bool = True,
+                       stop: asyncio.Event | None = None) -> None:
+    """Run the daemon's runtime driven by ``pbx`` until the PBX's calls are all done, the
+    runtime is stopped (SIGINT or SIGTERM when ``signals``, or ``runtime.stop()``) or ``stop``
+    is set; then stop the runtime cleanly (final agent states, outbox flushed)."""
+    task = asyncio.create_task(runtime.run(signals=signals))
+    waits = {task, asyncio.create_task(pbx.finished.wait())}
+    if stop is not None:
+        waits.add(asyncio.create_task(stop.wait()))
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits - {task}:
+            waiter.cancel()
+    # A stop asked for before the runtime had started running would be lost: ask until it
+    # has taken it.
+    while not task.done():
+        runtime.stop()
+        await asyncio.wait({task}, timeout=0.1)
+    await task
