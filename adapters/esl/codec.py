@@ -197,11 +197,19 @@ class Connection:
         self._pending: deque[str] = deque()
         self.disconnected = False
 
-    def send(self, command: str) -> bytes:
-        if "\n" in command:
-            raise ValueError("a command is one line; use sendmsg for bodies")
-        self._pending.append(command)
-        return f"{command}\n\n".encode()
+    def send(self, command: str, headers: Mapping[str, str] | None = None, *,
+             label: str | None = None) -> bytes:
+        """The bytes of ``command`` with optional header lines (``bgapi``'s ``Job-UUID``).
+        ``label`` is what the pending FIFO, and so the ``Reply``, remembers instead of the
+        command: ``auth`` passes one so that the password is never kept."""
+        lines = [command]
+        if headers:
+            lines += [f"{name}: {value}" for name, value in headers.items()]
+        for line in lines:
+            if "\n" in line or "\r" in line:
+                raise ValueError("a command and its headers are one line each")
+        self._pending.append(command if label is None else label)
+        return ("\n".join(lines) + "\n\n").encode()
 
     @property
     def pending(self) -> int:
