@@ -149,6 +149,30 @@ class DaemonModel(_Model):
     shutdown_flush_s: float = Field(5.0, ge=0)
 
 
+class FreeswitchModel(_Model):
+    """``[freeswitch]``: the FreeSWITCH Event Socket the daemon takes calls from (README, "Run
+    beside FreeSWITCH"). The password may come from ``CTI_FREESWITCH_PASSWORD``, which wins."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8021, ge=1, le=65535)
+    password: str = Field("ClueCon", repr=False)  # FreeSWITCH's own default; never logged
+    #: Dialed numbers the ACD owns; empty: every channel the dialplan parks is the ACD's.
+    destinations: list[str] = Field(default_factory=list)
+    context: str = "default"  # dialplan context for transfers to outside numbers
+    music: str = "local_stream://moh"  # music on hold for queues whose music is "default"
+    prompts: str = "/usr/share/freeswitch/sounds/cti"  # {prompts}/{name}.wav
+    recordings: str = "/var/lib/freeswitch/recordings/cti"
+    record_calls: bool = False  # record every answered call; the path goes in its record
+    callback_endpoint: str = "sofia/gateway/pstn/{number}"
+    trunk: str = "default"  # for channels without a cti_trunk variable
+    #: Events buffered between the socket reader and the switchboard; beyond it they are
+    #: dropped (counted) and the adapter resyncs with FreeSWITCH's channel list.
+    event_queue: int = Field(10_000, ge=100)
+    #: No frame for this long (FreeSWITCH sends HEARTBEAT every 20 s): the link is dead.
+    heartbeat_timeout_s: float = Field(60.0, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+
 class ConfigModel(_Model):
     site: str = "default"
     seed: int = 0
@@ -167,6 +191,7 @@ class ConfigModel(_Model):
     store: StoreModel | None = None
     tickets: TicketsModel = Field(default_factory=TicketsModel)
     daemon: DaemonModel = DaemonModel()
+    freeswitch: FreeswitchModel | None = None
 
 
 def load_config(path: str | Path) -> SwitchboardConfig:
@@ -213,6 +238,7 @@ class Settings:
     metrics: MetricsModel | None = None
     store: StoreModel | None = None
     tickets: TicketsModel = field(default_factory=TicketsModel)
+    freeswitch: FreeswitchModel | None = None
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -235,8 +261,11 @@ def parse_settings(
     store = model.store
     if env.get("CTI_DATABASE_URL"):
         store = (store or StoreModel()).model_copy(update={"url": env["CTI_DATABASE_URL"]})
+    freeswitch = model.freeswitch
+    if freeswitch is not None and env.get("CTI_FREESWITCH_PASSWORD"):
+        freeswitch = freeswitch.model_copy(update={"password": env["CTI_FREESWITCH_PASSWORD"]})
     return Settings(_checked(model, source), bus, model.daemon, source, model.metrics, store,
-                    model.tickets)
+                    model.tickets, freeswitch)
 
 
 def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:
