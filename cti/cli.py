@@ -35,6 +35,7 @@ from cti.core.agent import TABLE as AGENT_TABLE
 from cti.core.call import TABLE as CALL_TABLE
 from cti.core.queue import TABLE as QUEUE_TABLE
 from cti.core.trunk import TABLE as TRUNK_TABLE
+from cti.pbx import pbx_link
 from cti.runtime import Runtime
 from sim import command as sim_command
 from sim import staffing
@@ -84,7 +85,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, pbx=pbx_link(settings))
     try:
         import uvloop  # noqa: PLC0415 - optional: the standard loop works too
 

@@ -315,8 +315,9 @@ def _compile(model: ScenarioModel, source: str) -> Scenario:
         ids = (name,) if a.count == 1 else tuple(
             f"{name}-{i:0{len(str(a.count))}d}" for i in range(1, a.count + 1)
         )
+        # FreeSWITCH's way of naming a phone, which the simulated FreeSWITCH answers to.
         agents += [AgentConfig(i, skills=dict(a.skills), queues=tuple(a.queues),
-                               endpoint=f"sim/{i}") for i in ids]
+                               endpoint=f"user/{i}") for i in ids]
         shifts = None
         if a.shifts is not None:
             shifts = []

@@ -81,6 +81,12 @@ class Harness:
                                           "Caller-Caller-ID-Number": caller,
                                           "Caller-Destination-Number": dialed, **extra})
 
+    def answer(self, leg: str) -> None:
+        """The agent answers: FreeSWITCH reports the answer, then the leg enters ``&park()``."""
+        self.fs("CHANNEL_ANSWER", leg)
+        self.fs("CHANNEL_PARK", leg, **{"Call-Direction": "outbound",
+                                         "variable_cti_leg": "agent"})
+
     def take(self) -> list[str]:
         out, self.sent[:] = list(self.sent), []
         return out
@@ -115,7 +121,7 @@ def test_a_full_call_parks_rings_bridges_and_ends_with_its_record() -> None:
     h.fs("CHANNEL_CREATE", "leg-1")
     h.fs("CHANNEL_PROGRESS", "leg-1")
     assert h.agent("a1") is AgentState.RINGING
-    h.fs("CHANNEL_ANSWER", "leg-1")
+    h.answer("leg-1")
     assert h.take() == ["uuid_bridge caller-1 leg-1"]
     assert h.agent("a1") is AgentState.ON_CALL
     h.now += 60
@@ -148,7 +154,7 @@ def test_ring_no_answer_goes_to_another_agent() -> None:
     # The hang-up of the failed leg arrives after the job's result: counted once only.
     h.fs("CHANNEL_HANGUP_COMPLETE", leg1, **{"Hangup-Cause": "NO_ANSWER"})
     assert h.board.agents[first].statistics(h.now).missed == 1
-    h.fs("CHANNEL_ANSWER", leg2)
+    h.answer(leg2)
     assert h.take() == [f"uuid_bridge c1 {leg2}"]
 
 
@@ -190,7 +196,7 @@ def test_the_agent_hanging_up_ends_the_call_and_hangs_up_the_customer() -> None:
     h.login("a1")
     h.park("c1")
     ((leg, _),) = h.originated()
-    h.fs("CHANNEL_ANSWER", leg)
+    h.answer(leg)
     h.take()
     h.fs("CHANNEL_HANGUP_COMPLETE", leg, **{"Hangup-Cause": "NORMAL_CLEARING"})
     assert h.take() == ["uuid_kill c1 NORMAL_CLEARING"]
@@ -206,7 +212,7 @@ def test_resync_ends_what_freeswitch_no_longer_has(restarted: bool) -> None:
     h.login("a1", "a2")
     h.park("talking")
     ((leg, _),) = h.originated()
-    h.fs("CHANNEL_ANSWER", leg)
+    h.answer(leg)
     h.park("ringing")
     ((leg2, _),) = h.originated()
     h.fs("CHANNEL_CREATE", leg2)

@@ -4,8 +4,8 @@ Theory of operation. The dialplan parks calls for the ACD (README, "Run beside F
 A parked inbound channel nobody knows yet becomes a ``CallArrived`` whose call id is the
 channel's Unique-ID; its ``cti_*`` channel variables are the attached data. To offer a call the
 adapter originates the agent's leg with a Unique-ID it chose itself (``origination_uuid``), so
-it can cancel the leg before FreeSWITCH has even created it, and parks it on answer; then it
-bridges the two parked legs with ``uuid_bridge``. Everything slow is a ``bgapi``.
+it can cancel the leg before FreeSWITCH has even created it, and parks it on answer; once the
+leg is in park it bridges the two parked legs with ``uuid_bridge``. Everything slow is a ``bgapi``.
 
 Each agent leg reports exactly one outcome to the switchboard: answered (CHANNEL_ANSWER), or
 failed with a cause (whichever comes first of the originate job's ``-ERR CAUSE`` and the leg's
@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -160,6 +160,8 @@ class CallControl:
         self.calls: dict[str, _Call] = {}
         self._by_uuid: dict[str, str] = {}  # customer channel -> call id
         self.legs: dict[str, _Leg] = {}
+        #: Answered legs (agent, or a callback's customer) to bridge once they reach park.
+        self._bridge_on_park: dict[str, str] = {}
         self.ignored_events = 0
 
     # -- FreeSWITCH to the switchboard ------------------------------------------------------
@@ -177,7 +179,7 @@ class CallControl:
             cause = result[4:].strip().split()[0] if result[4:].strip() else "UNKNOWN"
             self._leg_gone(leg_uuid, cause)
 
-    def on_resync(self, channels: list[Mapping[str, str]], restarted: bool) -> None:
+    def on_resync(self, channels: Sequence[Mapping[str, str]], restarted: bool) -> None:
         alive = {} if restarted else {row.get("uuid", ""): row for row in channels}
         why = "pbx-restarted" if restarted else "link-lost"
         # Only legs FreeSWITCH had reported: one whose originate is still on its way is not
@@ -196,8 +198,14 @@ class CallControl:
 
     def _on_park(self, h: Mapping[str, str]) -> None:
         u = h.get("Unique-ID", "")
+        cid = self._bridge_on_park.pop(u, None)
+        if cid is not None:  # an answered leg is in ``&park()``: it can be bridged now
+            call = self.calls.get(cid)
+            if call is not None and call.uuid is not None and call.leg is not None:
+                self._bridge(call, call.leg)
+            return
         if not u or u in self._by_uuid or u in self.legs:
-            return  # back in park after a transfer, or our own leg parked on answer
+            return  # back in park after a transfer, or our own leg
         if h.get("variable_cti_leg") or h.get("Call-Direction", "inbound") != "inbound":
             return  # a leg some other instance originated
         self._arrive(u, h.get("Caller-Caller-ID-Number", ""),
@@ -249,8 +257,7 @@ class CallControl:
             call.customer_leg = None
             self._by_uuid[leg.uuid] = call.call_id
             del self.legs[leg.uuid]
-            if call.leg is not None:
-                self._bridge(call, call.leg)
+            self._bridge_on_park[leg.uuid] = call.call_id
             return
         leg.reported = True
         if not self._submit(AgentLegAnswered(leg.call_id, leg.agent_id)):
@@ -258,8 +265,8 @@ class CallControl:
             return
         if call.callback_number is not None:
             self._dial_customer(call)
-        elif call.uuid is not None:
-            self._bridge(call, leg.uuid)
+        else:
+            self._bridge_on_park[leg.uuid] = call.call_id
 
     def _on_hangup(self, h: Mapping[str, str]) -> None:
         u = h.get("Unique-ID", "")
@@ -296,6 +303,7 @@ class CallControl:
         return True
 
     def _leg_gone(self, leg_uuid: str, cause: str, why: str = "agent-hung-up") -> None:
+        self._bridge_on_park.pop(leg_uuid, None)
         leg = self.legs.pop(leg_uuid, None)
         if leg is None:
             return
@@ -333,6 +341,7 @@ class CallControl:
         call = self.calls.pop(cid, None)
         if call is not None and call.uuid is not None:
             self._by_uuid.pop(call.uuid, None)
+            self._bridge_on_park.pop(call.uuid, None)
         return call
 
     # -- the switchboard to FreeSWITCH -----------------------------------------------------

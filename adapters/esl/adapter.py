@@ -1,0 +1,110 @@
+"""The FreeSWITCH adapter: the Event Socket client and the call-control mapping, as the
+runtime's PBX link (``cti.runtime.PbxLink``).
+
+One task reads the client's stream and hands each event to ``CallControl``, which submits the
+switchboard events it means; every command the switchboard gives back becomes one ``bgapi``
+in its own task, so a slow job never holds up the next command or the reader. The tasks start
+in the order the commands were given, and each writes its command before its first wait, so
+FreeSWITCH receives them in that order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from adapters.esl.client import EslClient, EslLinkLost, Resync
+from adapters.esl.control import CallControl, ControlOptions
+from cti.core import CtiError, PbxCommand
+from cti.core import Event as CoreEvent
+
+if TYPE_CHECKING:
+    from cti.runtime import Runtime
+
+__all__ = ["FreeswitchAdapter"]
+
+log = logging.getLogger("cti.adapters.esl")
+
+
+class FreeswitchAdapter:
+    #: Customer records come from the daemon's store, not from FreeSWITCH.
+    answers_lookups = False
+
+    def __init__(self, client: EslClient, options: ControlOptions) -> None:
+        self.client = client
+        self.control = CallControl(options, self._submit, self._send)
+        self._runtime: Runtime | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._waiting: list[str] = []  # commands given before the link first came up
+        self.commands_sent = 0
+        self.commands_failed = 0  # lost with the link
+        self.commands_refused = 0  # answered -ERR
+
+    def __repr__(self) -> str:
+        return f"<FreeswitchAdapter {self.client!r}>"
+
+    # -- the runtime's side -------------------------------------------------------------------
+
+    def execute(self, command: PbxCommand) -> None:
+        self.control.execute(command)
+
+    async def run(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        await self.client.start()
+        log.info("connected to FreeSWITCH at %s:%d (Core-UUID %s)", self.client.host,
+                 self.client.port, self.client.core_uuid)
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                for command in self._waiting:
+                    group.create_task(self._command(command))
+                self._waiting.clear()
+                await self._read()
+        finally:
+            self._group = None
+            await self.client.close()
+
+    # -- FreeSWITCH's side ----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        async for item in self.client.stream():
+            if isinstance(item, Resync):
+                log.info("resync (%s): %d channels%s", item.reason, len(item.channels),
+                         ", FreeSWITCH restarted" if item.restarted else "")
+                self.control.on_resync(item.channels, item.restarted)
+            else:
+                self.control.on_event(item.name, item.headers)
+
+    def _submit(self, event: CoreEvent) -> bool:
+        runtime = self._runtime
+        if runtime is None:
+            return False
+        try:
+            runtime.submit(event)
+        except CtiError as exc:  # a race FreeSWITCH's events lost: nothing changed
+            log.debug("%s refused: %s", type(event).__name__, exc)
+            return False
+        return True
+
+    def _send(self, command: str) -> None:
+        if self._group is None:
+            self._waiting.append(command)
+        else:
+            self._group.create_task(self._command(command))
+
+    async def _command(self, command: str) -> None:
+        leg = self.control.originated_leg(command)
+        self.commands_sent += 1
+        try:
+            result = await self.client.bgapi(command)
+        except (EslLinkLost, TimeoutError) as exc:
+            self.commands_failed += 1
+            log.warning("%s: %s", command.split(" ", 1)[0], exc)
+            result = "-ERR LINK_LOST"  # the resync after the reconnect settles the rest
+        if leg is not None:
+            self.control.on_job_result(leg, result)
+        elif result.startswith("-ERR"):
+            # Mostly a race FreeSWITCH settled first (a kill of a channel already gone).
+            self.commands_refused += 1
+            log.debug("%s: %s", " ".join(command.split(" ", 2)[:2]), result.strip())

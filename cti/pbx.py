@@ -1,0 +1,33 @@
+"""The PBX link a daemon's configuration asks for (``[freeswitch]``), built for ``cti serve``."""
+
+from __future__ import annotations
+
+from cti.config import FreeswitchModel, Settings
+from cti.runtime import PbxLink
+
+__all__ = ["freeswitch_link", "pbx_link"]
+
+
+def pbx_link(settings: Settings) -> PbxLink | None:
+    """The adapter for the configured PBX; ``None`` when none is (agents and calls then come
+    only through the bus, e.g. from ``cti sim --realtime``)."""
+    if settings.freeswitch is not None:
+        return freeswitch_link(settings.freeswitch)
+    return None
+
+
+def freeswitch_link(fs: FreeswitchModel) -> PbxLink:
+    # Imported here: a site without FreeSWITCH loads none of it.
+    from adapters.esl import EslClient  # noqa: PLC0415
+    from adapters.esl.adapter import FreeswitchAdapter  # noqa: PLC0415
+    from adapters.esl.control import ControlOptions  # noqa: PLC0415
+
+    client = EslClient(fs.host, fs.port, fs.password, queue_size=fs.event_queue,
+                       heartbeat_timeout_s=fs.heartbeat_timeout_s,
+                       backoff_max_s=fs.reconnect_max_s)
+    options = ControlOptions(
+        destinations=frozenset(fs.destinations), context=fs.context, music=fs.music,
+        prompts=fs.prompts, recordings=fs.recordings, record_calls=fs.record_calls,
+        callback_endpoint=fs.callback_endpoint, trunk=fs.trunk,
+    )
+    return FreeswitchAdapter(client, options)
