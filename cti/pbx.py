@@ -20,9 +20,10 @@ def freeswitch_link(fs: FreeswitchModel) -> PbxLink:
     # Imported here: a site without FreeSWITCH loads none of it.
     from adapters.esl import EslClient  # noqa: PLC0415
     from adapters.esl.adapter import FreeswitchAdapter  # noqa: PLC0415
-    from adapters.esl.control import ControlOptions  # noqa: PLC0415
+    from adapters.esl.control import CallControl, ControlOptions  # noqa: PLC0415
 
-    client = EslClient(fs.host, fs.port, fs.password, queue_size=fs.event_queue,
+    client = EslClient(fs.host, fs.port, fs.password, events=CallControl.EVENTS,
+                       queue_size=fs.event_queue,
                        heartbeat_timeout_s=fs.heartbeat_timeout_s,
                        backoff_max_s=fs.reconnect_max_s)
     options = ControlOptions(

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.esl import EslClient
 from adapters.esl.adapter import FreeswitchAdapter
-from adapters.esl.control import ControlOptions
+from adapters.esl.control import CallControl, ControlOptions
 from cti.config import DaemonModel, Settings
 from cti.core import AgentLogin, AgentReady, AgentState
 from cti.runtime import Runtime
@@ -82,7 +82,8 @@ async def daemon(scenario: Scenario, *endpoints: Endpoint) -> AsyncIterator[Daem
                 fs.switch.add_endpoint(Endpoint.answering(f"user/{agent_id}", 1.0))
         for endpoint in endpoints:
             fs.switch.add_endpoint(endpoint)
-        client = EslClient("127.0.0.1", fs.port, "ClueCon", heartbeat_timeout_s=3.0,
+        client = EslClient("127.0.0.1", fs.port, "ClueCon", events=CallControl.EVENTS,
+                           heartbeat_timeout_s=3.0,
                            backoff_base_s=0.05, backoff_max_s=0.2)
         adapter = FreeswitchAdapter(client, ControlOptions(destinations=frozenset({"3000"})))
         settings = Settings(scenario.config, None, DaemonModel(), scenario.source)

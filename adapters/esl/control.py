@@ -215,7 +215,8 @@ class CallControl:
         if self.options.destinations and dialed not in self.options.destinations:
             self.ignored_events += 1
             return
-        data = {k[len("variable_cti_"):]: v for k, v in h.items()
+        # Keys only: the headers decode a value when it is read, and few are wanted.
+        data = {k[len("variable_cti_"):]: h[k] for k in h
                 if k.startswith("variable_cti_") and k[len("variable_"):] not in _RESERVED}
         priority: float | None = None
         if raw := h.get("variable_cti_priority"):
@@ -292,6 +293,10 @@ class CallControl:
         "CHANNEL_HANGUP_COMPLETE": _on_hangup,
         "RECORD_STOP": _on_record_stop,
     }
+
+    #: The events call control reads: subscribe to these and no more (FreeSWITCH then does not
+    #: format, and the reader does not parse, events nobody uses).
+    EVENTS: ClassVar[tuple[str, ...]] = ()
 
     def _seen(self, leg: _Leg) -> bool:
         """First sight of a leg; a leg cancelled before FreeSWITCH created it dies now."""
@@ -502,3 +507,6 @@ class CallControl:
         """The leg an ``originate`` command creates (to pair its job result with the leg)."""
         m = re.match(r"originate \{origination_uuid=([^,}]+)", command)
         return m.group(1) if m else None
+
+
+CallControl.EVENTS = tuple(CallControl._HANDLERS)
