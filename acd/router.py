@@ -242,11 +242,17 @@ class Router:
 
     def record_answer(self, agent_id: str) -> None:
         """The agent answered a call (``fewest-calls`` counts these)."""
-        self._agent(agent_id).answered += 1
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise RouterStateError(f"agent {agent_id!r} is not logged in")
+        agent.answered += 1
 
     def record_talk(self, agent_id: str, seconds: float) -> None:
         """The agent finished talking for ``seconds`` (``least-talk-time`` sums these)."""
-        self._agent(agent_id).talk_s += seconds
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise RouterStateError(f"agent {agent_id!r} is not logged in")
+        agent.talk_s += seconds
 
     # -- calls -----------------------------------------------------------------------------
 

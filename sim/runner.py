@@ -20,6 +20,7 @@ beyond the core events themselves.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -29,6 +30,7 @@ from heapq import heappop, heappush
 from typing import Any
 
 from cti.core import (
+    EMPTY,
     AgentLegAnswered,
     AgentLegRinging,
     AgentLogin,
@@ -39,9 +41,11 @@ from cti.core import (
     CallArrived,
     CallHungUp,
     CustomerLookupDone,
+    Output,
     RecordingDone,
     Switchboard,
     WrapUpDone,
+    builder,
 )
 from cti.core.commands import (
     CancelOffer,
@@ -55,11 +59,17 @@ from cti.core.commands import (
 from cti.core.notifications import CallEnded
 from cti.core.records import CallRecord
 from sim.distributions import Fixed
-from sim.scenario import AgentGroup, CallType, Scenario, customer_record
+from sim.scenario import AgentGroup, Scenario, customer_record
 from sim.stats import QueueReport, Report, Tally, half_widths, student_t975
 from sim.traffic import Traffic
 
 __all__ = ["Simulation", "run"]
+
+# The events of every call's life, built without a frozen dataclass's per-field calls.
+_new_arrived = builder(CallArrived)
+_new_answered = builder(AgentLegAnswered)
+_new_hung_up = builder(CallHungUp)
+_new_wrap_up_done = builder(WrapUpDone)
 
 # Event codes, in the heap as (time, seq, code, a, b).
 _ARRIVE, _RINGING, _ANSWER, _ABANDON, _TALK_END, _WRAP_END = range(6)
@@ -71,8 +81,6 @@ VOICEMAIL_S = 30.0
 #: How often to look again whether an agent whose break fell during a call has started it.
 _BREAK_POLL_S = 5.0
 _BUSY = ("reserved", "ringing", "on_call", "wrap_up")
-_DIVERTED = {"voicemail", "callback-cancelled", "transferred", "timeout", "closed",
-             "self-service"}
 
 
 class Simulation:
@@ -121,7 +129,6 @@ class Simulation:
         handle = sb.handle
         waiting = sb.router.waiting
         heap: list[tuple[float, int, int, Any, Any]] = []
-        seq = 0
         crng = random.Random(sc.seed)  # the call stream
         arng = random.Random(sc.seed * 7919 + 1)  # the agents' stream
         t0 = self.t0
@@ -133,20 +140,22 @@ class Simulation:
         per_batch = None if measure_calls is None else measure_calls / n_batches
 
         traffic = Traffic(sc, crng)
-        next_arrival = traffic.next_after
+        arrivals = sc.arrivals.next_after  # traffic.next_after, without its frame
         draw = traffic.draw
 
         # call id -> [call type, talk, wrap, batch (-1 in warm-up), answered agent or None,
-        #             caller still on the line, queued on arrival (added once routed)]
-        live: dict[str, Any] = {}
+        #             caller still on the line, queued on arrival]
+        live: dict[str, list[Any]] = {}
         offers: dict[str, str] = {}  # call id -> agent being rung
         wrapping: dict[str, str] = {}  # agent -> call whose wrap-up they are in
         groups = self._groups
+        agents = sb.agents
+        wrap_up = AgentState.WRAP_UP  # a local: an Enum member is a slow attribute to read
+        seqs = itertools.count(1)
+        ended = self._ender()
 
         def push(when: float, code: int, a: Any = None, b: Any = None) -> None:
-            nonlocal seq
-            seq += 1
-            heappush(heap, (when, seq, code, a, b))
+            heappush(heap, (when, next(seqs), code, a, b))
 
         timer_at = math.inf
 
@@ -156,6 +165,17 @@ class Simulation:
             aid for g in sc.groups if g.no_answer_p == 0 and isinstance(g.ring_delay, Fixed)
             and g.ring_delay.value == 0 for aid in g.agent_ids
         }
+
+        def answer(cid: str, aid: str, now: float) -> Output:
+            """The agent picked up: the switchboard connects them, the talk clock starts."""
+            del offers[cid]
+            out = handle(_new_answered(cid, aid), now)
+            info = live[cid]
+            info[4] = aid
+            info[5] = True  # for a callback, the customer was dialled and picked up
+            heappush(heap, (now + info[1] * groups[aid].talk_scale, next(seqs), _TALK_END, cid,
+                            None))
+            return out
 
         def play(cmds: list[Any], notes: list[Any], now: float) -> None:
             """Do what the switchboard asked, as a PBX and the agents' phones would."""
@@ -196,21 +216,22 @@ class Simulation:
                         push(now, _LOOKUP, cmd.call_id, cmd.caller)
                 for note in notes:
                     if type(note) is CallEnded:
-                        self._ended(note.record, live.pop(note.record.call_id))
+                        rec = note.record
+                        ended(rec, live.pop(rec.call_id))
                 if answer_now is None:
                     break
+                if len(answer_now) == 1:
+                    cid, aid = answer_now[0]
+                    if offers.get(cid) != aid:
+                        break
+                    cmds, notes = answer(cid, aid, now)
+                    continue
                 cmds, notes = [], []
                 for cid, aid in answer_now:
-                    if offers.get(cid) != aid:
-                        continue
-                    del offers[cid]
-                    out = handle(AgentLegAnswered(cid, aid), now)
-                    info = live[cid]
-                    info[4] = aid
-                    info[5] = True  # for a callback, the customer was dialled and picked up
-                    push(now + info[1] * groups[aid].talk_scale, _TALK_END, cid)
-                    cmds += out.commands
-                    notes += out.notifications
+                    if offers.get(cid) == aid:
+                        out = answer(cid, aid, now)
+                        cmds += out.commands
+                        notes += out.notifications
             d = sb.next_deadline()
             if d is not None and d < timer_at:
                 timer_at = d
@@ -243,9 +264,10 @@ class Simulation:
                 push(warm_end + k * batch_len, _BATCH, k)
             if warm_end > t0:
                 push(warm_end, _BATCH, 0)
-        first = next_arrival(t0)
-        push(first, _ARRIVE)
+        push(arrivals(t0, crng), _ARRIVE)
 
+        in_progress = self.in_progress
+        tallies = self.tallies
         n_arrived = 0  # calls arrived after the warm-up
         n_total = 0
         arrivals_open = True
@@ -284,15 +306,15 @@ class Simulation:
                     cb = min(n_batches - 1, int((now - warm_end) / batch_len))
                     n_arrived += 1
                 cid = f"c{n_total}"
-                live[cid] = [ct, talk, wrap, cb, None, True]
+                info = live[cid] = [ct, talk, wrap, cb, None, True, False]
+                queue = ct.queue
                 if cb >= 0:
-                    self.in_progress[ct.queue] += 1
+                    in_progress[queue] += 1
                     # Poisson arrivals see time averages (PASTA): the router's own count of
                     # waiting calls, seen at arrivals, checks Little's law against the records.
-                    self.tallies[cb][ct.queue].seen_waiting += waiting(ct.queue)
-                out = handle(CallArrived(
-                    cid, caller, ct.dialed, ct.trunk, ct.queue, ct.priority,
-                    skills=ct.skills,
+                    tallies[cb][queue].seen_waiting += waiting(queue)
+                out = handle(_new_arrived(
+                    cid, caller, ct.dialed, ct.trunk, queue, ct.priority, EMPTY, ct.skills,
                 ), now)
                 cmds = out.commands
                 # Queued: no agent was offered the call as it arrived (P(wait) counts these; the
@@ -302,9 +324,8 @@ class Simulation:
                     if type(cmd) is ConnectAgent:
                         queued = False
                 play(cmds, out.notifications, now)
-                info = live.get(cid)
-                if info is not None:  # not blocked or rejected on arrival
-                    info.append(queued)
+                if cid in live:  # not blocked or rejected on arrival
+                    info[6] = queued
                     if patience is not None:
                         push(now + patience, _ABANDON, cid)
                 last_arrival = now
@@ -313,52 +334,48 @@ class Simulation:
                     drain_until = now + sc.drain_s
                     self._close_batch(batch, now)  # the measured period ends here
                 else:
-                    push(next_arrival(now), _ARRIVE)
-            elif code == _ANSWER:
-                if offers.get(a) != b:
-                    continue  # the offer was withdrawn (caller gone, ring timeout)
-                del offers[a]
-                out = handle(AgentLegAnswered(a, b), now)
-                info = live[a]
-                info[4] = b
-                info[5] = True  # for a callback, the customer was dialled and picked up
-                push(now + info[1] * groups[b].talk_scale, _TALK_END, a)
-                play(out.commands, out.notifications, now)
+                    heappush(heap, (arrivals(now, crng), next(seqs), _ARRIVE, None, None))
             elif code == _TALK_END:
-                info = live.get(a)
-                if info is None or not info[5]:
+                ended_info = live.get(a)
+                if ended_info is None or not ended_info[5]:
                     continue
+                info = ended_info
                 aid = info[4]
-                out = handle(CallHungUp(a), now)
+                out = handle(_new_hung_up(a, "normal"), now)
                 cmds, notes = out.commands, out.notifications
-                if aid is not None and sb.agents[aid].state is AgentState.WRAP_UP:
+                if aid is not None and agents[aid].state is wrap_up:
                     wrap = info[2]
                     if wrap <= 0:
-                        out2 = handle(WrapUpDone(aid), now)
+                        out2 = handle(_new_wrap_up_done(aid, None), now)
                         cmds += out2.commands
                         notes += out2.notifications
                     else:
                         wrapping[aid] = a
                         push(now + wrap, _WRAP_END, aid, a)
                 play(cmds, notes, now)
+            elif code == _ANSWER:
+                if offers.get(a) != b:
+                    continue  # the offer was withdrawn (caller gone, ring timeout)
+                out = answer(a, b, now)
+                play(out.commands, out.notifications, now)
             elif code == _TIMER:
                 if now >= timer_at:
                     timer_at = math.inf
                 out = sb.on_timer(now)
                 play(out.commands, out.notifications, now)
             elif code == _ABANDON:
-                info = live.get(a)
-                if info is None or info[4] is not None or not info[5]:
+                waiting_info = live.get(a)
+                if waiting_info is None or waiting_info[4] is not None or not waiting_info[5]:
                     continue  # answered, ended, or the caller already left (a callback)
-                out = handle(CallHungUp(a), now)
+                out = handle(_new_hung_up(a, "normal"), now)
                 offers.pop(a, None)
                 play(out.commands, out.notifications, now)
             elif code == _WRAP_END:
                 if wrapping.get(a) != b:
                     continue
                 del wrapping[a]
-                if sb.agents[a].state is AgentState.WRAP_UP:
-                    out = handle(WrapUpDone(a), now)
+                if agents[a].state is AgentState.WRAP_UP:
+                    out = handle(_new_wrap_up_done(a, None), now)
                     play(out.commands, out.notifications, now)
             elif code == _RINGING:
                 if offers.get(a) == b:
@@ -434,36 +451,46 @@ class Simulation:
 
     # -- statistics ------------------------------------------------------------------------
 
-    def _ended(self, rec: CallRecord, info: list[Any]) -> None:
-        if self.keep_records:
-            self.records.append(rec)
-        batch = info[3]
-        if batch < 0:
-            return
-        ct: CallType = info[0]
-        queue = ct.queue
-        self.in_progress[queue] -= 1
-        t = self.tallies[batch][queue]
-        t.offered += 1
-        disp = rec.disposition
-        wait = rec.wait_s
-        if len(info) > 6 and info[6]:
-            t.waited += 1
-        if disp == "answered" and rec.answered_at is not None:
-            t.answered += 1
-            t.wait_answered_s += wait
-            if wait <= self._sl[queue]:
-                t.answered_in_sl += 1
-            t.handle_s += rec.talk_s + min(info[2], self._wrap_cap[queue])
-        elif disp == "abandoned":
-            t.abandoned += 1
-            t.wait_abandoned_s += wait
-        elif disp == "blocked":
-            t.blocked += 1
-        elif disp == "rejected":
-            t.rejected += 1
-        else:
-            t.diverted += 1
+    def _ender(self) -> Callable[[CallRecord, list[Any]], None]:
+        """The tally of an ended call into its batch and queue, as a closure over what it
+        reads (it runs once per call)."""
+        records = self.records if self.keep_records else None
+        tallies = self.tallies
+        in_progress = self.in_progress
+        service_level = self._sl
+        wrap_cap = self._wrap_cap
+
+        def ended(rec: CallRecord, info: list[Any]) -> None:
+            if records is not None:
+                records.append(rec)
+            batch = info[3]
+            if batch < 0:
+                return
+            queue = info[0].queue
+            in_progress[queue] -= 1
+            t = tallies[batch][queue]
+            t.offered += 1
+            disp = rec.disposition
+            wait = rec.wait_s
+            if info[6]:
+                t.waited += 1
+            if disp == "answered" and rec.answered_at is not None:
+                t.answered += 1
+                t.wait_answered_s += wait
+                if wait <= service_level[queue]:
+                    t.answered_in_sl += 1
+                t.handle_s += rec.talk_s + min(info[2], wrap_cap[queue])
+            elif disp == "abandoned":
+                t.abandoned += 1
+                t.wait_abandoned_s += wait
+            elif disp == "blocked":
+                t.blocked += 1
+            elif disp == "rejected":
+                t.rejected += 1
+            else:
+                t.diverted += 1
+
+        return ended
 
     def _agent_totals(self, now: float) -> dict[str, tuple[float, float]]:
         totals = {}

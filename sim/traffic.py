@@ -25,6 +25,11 @@ class Arrival(NamedTuple):
     patience_s: float | None
 
 
+#: ``Arrival(...)`` runs a generated Python ``__new__``; this builds the same tuple in C, once per
+#: call.
+_new_arrival = tuple.__new__
+
+
 class Traffic:
     def __init__(self, scenario: Scenario, rng: random.Random) -> None:
         self.rng = rng
@@ -60,4 +65,4 @@ class Traffic:
         talk = ct.talk.sample(rng)
         wrap = ct.wrap_up.sample(rng)
         patience = ct.patience.sample(rng) if ct.patience is not None else None
-        return Arrival(ct, caller, talk, wrap, patience)
+        return _new_arrival(Arrival, (ct, caller, talk, wrap, patience))

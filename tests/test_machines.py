@@ -116,6 +116,12 @@ def test_transient_agent_states_have_exits_on_timeout_or_failure() -> None:
     assert table[(AgentState.NOT_READY, AgentInput.TIMEOUT)] is AgentState.READY
 
 
+def test_trunk_seize_and_release_below_capacity_are_self_loops() -> None:
+    # Trunk.seize and Trunk.release skip the table lookup for these two, which every call makes.
+    assert Trunk.TABLE[(TrunkState.AVAILABLE, TrunkInput.SEIZE)] is TrunkState.AVAILABLE
+    assert Trunk.TABLE[(TrunkState.AVAILABLE, TrunkInput.RELEASE)] is TrunkState.AVAILABLE
+
+
 def test_trunk_blocks_when_full_and_counts_load() -> None:
     trunk = Trunk("t", 2, 0.0)
     assert trunk.seize(0.0)

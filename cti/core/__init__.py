@@ -2,6 +2,7 @@
 commands and notifications come out. The daemon, the simulator and the benchmarks all drive
 this same code."""
 
+from cti.core._builder import builder
 from cti.core.agent import Agent, AgentInput, AgentState, AgentStatistics
 from cti.core.calendar import BusinessCalendar
 from cti.core.call import Call, CallInput, CallState, Disposition
@@ -63,13 +64,13 @@ from cti.core.notifications import (
     TicketUpdated,
 )
 from cti.core.queue import Queue, QueueInput, QueueState, QueueStatistics
-from cti.core.records import CallRecord, CustomerRecord, Phase
+from cti.core.records import EMPTY, CallRecord, CustomerRecord, Phase
 from cti.core.statistics import SwitchboardStatistics
 from cti.core.switchboard import Output, Switchboard
 from cti.core.trunk import Trunk, TrunkInput, TrunkState, TrunkStatistics
 
 __all__ = [
-    "Agent", "AgentConfig", "AgentInput", "AgentLegAnswered", "AgentLegFailed",
+    "EMPTY", "Agent", "AgentConfig", "AgentInput", "AgentLegAnswered", "AgentLegFailed",
     "AgentLegRinging", "AgentLogin", "AgentLogout", "AgentNotReady", "AgentReady", "AgentState",
     "AgentStateChanged", "AgentStatistics", "BusinessCalendar", "Call", "CallArrived",
     "CallEnded", "CallHungUp", "CallInput", "CallRecord", "CallState", "CancelOffer", "Command",
@@ -81,5 +82,5 @@ __all__ = [
     "RingPolicy", "ScreenPop", "SetHold", "Switchboard", "SwitchboardConfig",
     "SwitchboardStatistics", "Target", "TargetKind", "TicketCreated", "TicketUpdated",
     "TransferCall", "Trunk",
-    "TrunkConfig", "TrunkInput", "TrunkState", "TrunkStatistics", "WrapUpDone",
+    "TrunkConfig", "TrunkInput", "TrunkState", "TrunkStatistics", "WrapUpDone", "builder",
 ]

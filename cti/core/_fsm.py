@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from cti.core.errors import InvalidTransition
 
-__all__ = ["FastEnum", "Machine", "mermaid"]
+__all__ = ["FastEnum", "Machine", "TimedMachine", "mermaid"]
+
 
 class FastEnum(Enum):
     """An Enum hashed by identity.
@@ -36,9 +37,11 @@ I = TypeVar("I", bound=Enum)  # noqa: E741 - S and I read as in "(State, Input)"
 
 
 class Machine(Generic[S, I]):
-    """Base of the table-driven machines: an identity, a state and when it was entered."""
+    """Base of the table-driven machines: an identity, a state, when it was entered, and the
+    deadline of a transient state. How time in each state is kept is each kind's business
+    (``TimedMachine`` sums it; a call reads it off the phases its record lists anyway)."""
 
-    __slots__ = ("deadline", "ident", "since", "state", "time_in")
+    __slots__ = ("deadline", "ident", "since", "state")
 
     KIND: ClassVar[str]
     TABLE: ClassVar[Mapping[Any, Any]]
@@ -49,14 +52,30 @@ class Machine(Generic[S, I]):
         self.since = now
         #: When the current state must be left by, if it is transient; None otherwise.
         self.deadline: float | None = None
-        #: Seconds spent in each state, closed up to ``since``.
-        self.time_in: dict[S, float] = {}
 
     def can(self, inp: I) -> bool:
         return (self.state, inp) in self.TABLE
 
     def fire(self, inp: I, now: float) -> S:
         """Apply ``inp``; return the previous state. Raises ``InvalidTransition`` unchanged."""
+        raise NotImplementedError
+
+    def time_in_states(self, now: float) -> dict[str, float]:
+        """Seconds spent in each state so far, the current one included."""
+        raise NotImplementedError
+
+
+class TimedMachine(Machine[S, I]):
+    """A machine that sums the seconds spent in each state as it leaves them."""
+
+    __slots__ = ("time_in",)
+
+    def __init__(self, ident: str, state: S, now: float) -> None:
+        super().__init__(ident, state, now)
+        #: Seconds spent in each state, closed up to ``since``.
+        self.time_in: dict[S, float] = {}
+
+    def fire(self, inp: I, now: float) -> S:
         prev = self.state
         nxt = self.TABLE.get((prev, inp))
         if nxt is None:
@@ -69,9 +88,10 @@ class Machine(Generic[S, I]):
         return prev
 
     def time_in_states(self, now: float) -> dict[str, float]:
-        """Seconds spent in each state so far, the current one included."""
-        spent = {state.name.lower(): secs for state, secs in self.time_in.items()}
-        key = self.state.name.lower()
+        # ``_name_``, not ``name``: in 3.11 the latter is a Python descriptor, and the simulator
+        # reads every agent's times at every batch boundary.
+        spent = {state._name_.lower(): secs for state, secs in self.time_in.items()}
+        key = self.state._name_.lower()
         spent[key] = spent.get(key, 0.0) + (now - self.since)
         return spent
 

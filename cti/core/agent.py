@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cti.core._fsm import FastEnum, Machine
+from cti.core._fsm import FastEnum, TimedMachine
+from cti.core.errors import InvalidTransition
 
 __all__ = ["Agent", "AgentInput", "AgentState", "AgentStatistics"]
 
@@ -91,6 +92,9 @@ TABLE = {
     (_S.WRAP_UP, _I.LOGOUT): _S.LOGGED_OUT,
 }
 
+# Read on every transition, as module globals (see ``cti.core.call`` for why).
+_NOT_READY, _WRAP_UP, _NOT_READY_INPUT = _S.NOT_READY, _S.WRAP_UP, _I.NOT_READY
+
 #: States in which the agent holds a call (reserved for it, ringing, talking, wrapping up).
 BUSY = frozenset({_S.RESERVED, _S.RINGING, _S.ON_CALL, _S.WRAP_UP})
 
@@ -113,7 +117,7 @@ class AgentStatistics:
     not_ready_s: Mapping[str, float]
 
 
-class Agent(Machine[AgentState, AgentInput]):
+class Agent(TimedMachine[AgentState, AgentInput]):
     __slots__ = (
         "answered",
         "call_id",
@@ -159,18 +163,35 @@ class Agent(Machine[AgentState, AgentInput]):
         self.not_ready_s: dict[str, float] = {}
 
     def fire(self, inp: AgentInput, now: float) -> AgentState:
-        prev_state, prev_reason, since = self.state, self.reason, self.since
-        prev = Machine.fire(self, inp, now)  # not super(): this is the hot path
-        not_ready = AgentState.NOT_READY
-        if prev_state is not_ready and (self.state is not not_ready or inp is AgentInput.NOT_READY):
-            key = prev_reason or "unknown"
+        # TimedMachine.fire inlined, with the per-reason and wrap-up accounts beside it: this
+        # runs several times in every call's life.
+        prev = self.state
+        nxt = TABLE.get((prev, inp))
+        if nxt is None:
+            raise InvalidTransition(self.KIND, self.ident, prev, inp)
+        not_ready = _NOT_READY
+        if nxt is not prev:
+            since = self.since
+            time_in = self.time_in
+            time_in[prev] = time_in.get(prev, 0.0) + (now - since)
+            self.since = now
+            self.deadline = None
+            self.state = nxt
+            if prev is not_ready:
+                key = self.reason or "unknown"
+                self.not_ready_s[key] = self.not_ready_s.get(key, 0.0) + (now - since)
+            elif prev is _WRAP_UP:
+                self.wrap_up_s += now - since
+            if nxt is not not_ready:
+                self.reason = None
+        elif inp is _NOT_READY_INPUT and prev is not_ready:
+            # A new reason: close the period under the old one and restart the clock.
+            since = self.since
+            key = self.reason or "unknown"
             self.not_ready_s[key] = self.not_ready_s.get(key, 0.0) + (now - since)
-            if self.state is not_ready:  # a new reason: close the period, restart the clock
-                self.time_in[not_ready] = self.time_in.get(not_ready, 0.0) + (now - since)
-                self.since = now
-        if prev_state is AgentState.WRAP_UP and self.state is not AgentState.WRAP_UP:
-            self.wrap_up_s += now - since
-        if self.state is not AgentState.NOT_READY:
+            self.time_in[not_ready] = self.time_in.get(not_ready, 0.0) + (now - since)
+            self.since = now
+        elif prev is not not_ready:
             self.reason = None
         return prev
 

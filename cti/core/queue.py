@@ -18,7 +18,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cti.core._fsm import FastEnum, Machine
+from cti.core._fsm import FastEnum, TimedMachine
 from cti.core.config import QueueConfig
 
 __all__ = ["Queue", "QueueInput", "QueueState", "QueueStatistics"]
@@ -64,7 +64,7 @@ class QueueStatistics:
     max_wait_s: float
 
 
-class Queue(Machine[QueueState, QueueInput]):
+class Queue(TimedMachine[QueueState, QueueInput]):
     __slots__ = (
         "abandoned", "answered", "answered_in_sl", "blocked", "config", "handled",
         "in_progress", "max_wait_s", "offered", "overflowed", "override", "talk_s",
