@@ -38,6 +38,8 @@ from cti.core import (
     SwitchboardConfig,
     TrunkConfig,
 )
+from ivr import Flow as IvrFlow
+from ivr import FlowError, load_flow
 from sim.arrivals import ArrivalProcess, Poisson, RateProfile
 from sim.distributions import Distribution, DistributionSpec, FixedSpec, build
 
@@ -175,6 +177,9 @@ class ScenarioModel(_Model):
     trunks: dict[str, TrunkModel] = Field(default_factory=dict)
     ring: RingModel = RingModel()
     vip_priority_boost: float = 5.0
+    #: The IVR flow callers meet (a flow file, relative to the scenario's directory); checked
+    #: at load, its queues must be the scenario's. The runner does not play it yet.
+    ivr: str | None = None
 
 
 # -- the compiled scenario --------------------------------------------------------------------
@@ -232,6 +237,8 @@ class Scenario:
     batches: int
     start_s: float
     drain_s: float
+    #: The IVR flow of the ``ivr`` key, checked; None without one.
+    ivr: IvrFlow | None = None
 
     def with_run(
         self, *, calls: int | None = None, hours: float | None = None, seed: int | None = None,
@@ -396,7 +403,20 @@ def _compile(model: ScenarioModel, source: str) -> Scenario:
         call_types=tuple(call_types), groups=tuple(groups), population=population,
         hours=hours, calls=calls, warmup_s=run.warmup_s, batches=run.batches,
         start_s=_clock(run.start), drain_s=run.drain_s,
+        ivr=None if model.ivr is None else _flow(model.ivr, source, {q.name for q in queues}),
     )
+
+
+def _flow(name: str, source: str, queues: set[str]) -> IvrFlow:
+    try:
+        flow = load_flow(Path(source).parent / name)
+    except FlowError as exc:
+        raise ConfigurationError("ivr", f"the flow has problems: {exc}") from exc
+    missing = sorted(flow.queues() - queues)
+    if missing:
+        raise ConfigurationError("ivr", f"the flow {name} names queues the scenario does not "
+                                 f"have: {', '.join(missing)}")
+    return flow
 
 
 def _check_servable(
