@@ -1,11 +1,12 @@
-"""The PBX link a daemon's configuration asks for (``[freeswitch]``), built for ``cti serve``."""
+"""The PBX link a daemon's configuration asks for (``[freeswitch]`` or ``[sip]``), built for
+``cti serve``."""
 
 from __future__ import annotations
 
-from cti.config import FreeswitchModel, Settings
+from cti.config import FreeswitchModel, Settings, SipModel
 from cti.runtime import PbxLink
 
-__all__ = ["freeswitch_link", "pbx_link"]
+__all__ = ["freeswitch_link", "pbx_link", "sip_link"]
 
 
 def pbx_link(settings: Settings) -> PbxLink | None:
@@ -13,6 +14,8 @@ def pbx_link(settings: Settings) -> PbxLink | None:
     only through the bus, e.g. from ``cti sim --realtime``)."""
     if settings.freeswitch is not None:
         return freeswitch_link(settings.freeswitch)
+    if settings.sip is not None:
+        return sip_link(settings.sip)
     return None
 
 
@@ -32,3 +35,16 @@ def freeswitch_link(fs: FreeswitchModel) -> PbxLink:
         callback_endpoint=fs.callback_endpoint, trunk=fs.trunk,
     )
     return FreeswitchAdapter(client, options)
+
+
+def sip_link(sip: SipModel) -> PbxLink:
+    """The ACD as a SIP redirect server (``[sip]``)."""
+    from adapters.sip.adapter import SipRedirectAdapter  # noqa: PLC0415
+    from adapters.sip.redirect_server import DEFAULT_RESPONSES, RedirectOptions  # noqa: PLC0415
+
+    options = RedirectOptions(
+        responses={**DEFAULT_RESPONSES, **sip.responses},
+        provisional_refresh_s=sip.provisional_refresh_s,
+        wait_per_position_s=sip.wait_per_position_s,
+    )
+    return SipRedirectAdapter(options, host=sip.host, port=sip.port, transport=sip.transport)
