@@ -12,8 +12,10 @@
                                  print a state machine's table as a Mermaid diagram
     cti sim SCENARIO.toml ...    run a traffic scenario in virtual time (``cti sim -h``)
     cti staff --rate R --aht S   Erlang C / A staffing table (``cti staff -h``)
+    cti report [--from D] ...    historical figures from the store (``cti report -h``)
+    cti ivr lint FILE...         check IVR flow files; ``cti ivr try FLOW.toml`` walks one
 
-Later releases add ``bench``, ``ivr``.
+Later releases add ``bench``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from enum import Enum
 from typing import Any
 
 import acd
-from cti import __version__, demo, events_cli
+from cti import __version__, demo, events_cli, ivr_cli
 from cti.config import load_config, load_settings
 from cti.core import ConfigurationError
 from cti.core._fsm import mermaid
@@ -36,6 +38,7 @@ from cti.core.call import TABLE as CALL_TABLE
 from cti.core.queue import TABLE as QUEUE_TABLE
 from cti.core.trunk import TABLE as TRUNK_TABLE
 from cti.pbx import pbx_link
+from cti.report import command as report_command
 from cti.runtime import Runtime
 from sim import command as sim_command
 from sim import staffing
@@ -163,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     events_cli.add_parsers(sub)
     sim_command.add_parser(sub)
     staffing.add_parser(sub)
+    report_command.add_parser(sub)
+    ivr_cli.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         code: int = args.run(args)

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 import acd
 from cti.core import (
@@ -33,8 +34,9 @@ from cti.core import (
 )
 
 __all__ = [
-    "BusModel", "ConfigFileError", "DaemonModel", "MetricsModel", "QueueModel", "RingModel",
-    "Settings", "StoreModel", "TicketsModel", "TrunkModel", "load_config", "load_settings",
+    "LOOPBACK_HOSTS", "BusModel", "ConfigFileError", "DaemonModel", "HttpModel", "MetricsModel",
+    "QueueModel", "RingModel", "Settings", "StoreModel", "ThresholdModel", "ThresholdsModel",
+    "TicketsModel", "WallboardModel", "TrunkModel", "load_config", "load_settings",
     "parse_config", "parse_settings", "queue_config", "read_file", "ring_policy", "validate_toml",
 ]
 
@@ -115,10 +117,71 @@ class BusModel(_Model):
 
 
 class MetricsModel(_Model):
-    """``[metrics]``: the Prometheus endpoint (``GET /metrics``)."""
+    """``[metrics]``: the former Prometheus endpoint's address, kept as an alias of ``[http]``
+    (its host and port become the HTTP server's) so that existing files keep working."""
 
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535)  # 0: any free port
+
+
+class HttpModel(_Model):
+    """``[http]``: the daemon's one HTTP server: Prometheus ``/metrics``, the JSON API, the
+    live stream and the wallboard. The token may instead come from ``CTI_HTTP_TOKEN``, which
+    wins; a host other than loopback requires one."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)  # 0: any free port
+    #: Bearer token asked of every client that is not on this machine (loopback).
+    token: str | None = Field(None, repr=False, min_length=16)  # never in a log line
+    #: How often the server takes a statistics snapshot for the live stream; the routing core
+    #: is never asked for one per call.
+    sample_s: float = Field(1.0, ge=0.05, le=60)
+
+
+class ThresholdModel(_Model):
+    """Where a figure turns amber and then red. A figure whose amber is above its red (service
+    level) is worse when lower."""
+
+    amber: float
+    red: float
+
+
+class ThresholdsModel(_Model):
+    waiting: ThresholdModel = ThresholdModel(amber=5, red=10)
+    longest_wait_s: ThresholdModel = ThresholdModel(amber=60, red=120)
+    service_level: ThresholdModel = ThresholdModel(amber=0.8, red=0.7)
+    asa_s: ThresholdModel = ThresholdModel(amber=20, red=40)
+    abandon_rate: ThresholdModel = ThresholdModel(amber=0.05, red=0.1)
+    #: An agent's time in not ready.
+    not_ready_s: ThresholdModel = ThresholdModel(amber=900, red=1800)
+
+
+class WallboardModel(_Model):
+    """``[wallboard]``: what the wallboard page shows and when a figure turns amber or red."""
+
+    title: str = ""
+    #: Where "today" starts and the chart's intervals fall (default: the server's local time).
+    timezone: str | None = None
+    #: The chart's interval; it divides the day.
+    interval_min: int = Field(30, ge=1, le=1440)
+    thresholds: ThresholdsModel = ThresholdsModel()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("interval_min")
+    @classmethod
+    def _divides_the_day(cls, value: int) -> int:
+        if 1440 % value:
+            raise ValueError("must divide the day (1440 minutes): 5, 10, 15, 30, 60, ...")
+        return value
 
 
 class StoreModel(_Model):
@@ -173,6 +236,30 @@ class FreeswitchModel(_Model):
     reconnect_max_s: float = Field(30.0, gt=0)
 
 
+class SipModel(_Model):
+    """``[sip]``: the ACD as a SIP redirect server (``adapters/sip/redirect_server.py`` says
+    what this mode cannot know). Agents' endpoints must be SIP URIs (``sip:1001@10.0.0.5``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(5060, ge=0, le=65535)  # 0: any free port
+    transport: Literal["udp", "tcp", "both"] = "udp"
+    #: Final status per hang-up cause (``closed``, ``queue-full``, ``rejected``, ``no-route``,
+    #: ``timeout``...); causes not listed keep the adapter's defaults.
+    responses: dict[str, int] = Field(default_factory=dict)
+    #: Re-send 182 Queued this often; a proxy gives up after ~3 minutes without one.
+    provisional_refresh_s: float = Field(30.0, gt=0, le=60)
+    #: Expected wait in the 182's reason phrase, per caller ahead.
+    wait_per_position_s: float = Field(30.0, ge=0)
+
+    @field_validator("responses")
+    @classmethod
+    def _final_statuses(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [f"{k}={s}" for k, s in v.items() if not 300 <= s <= 699]
+        if bad:
+            raise ValueError(f"final statuses are 300-699, not {', '.join(bad)}")
+        return v
+
+
 class ConfigModel(_Model):
     site: str = "default"
     seed: int = 0
@@ -188,10 +275,13 @@ class ConfigModel(_Model):
     agents: dict[str, AgentModel] = Field(default_factory=dict)
     bus: BusModel | None = None
     metrics: MetricsModel | None = None
+    http: HttpModel | None = None
+    wallboard: WallboardModel = WallboardModel()
     store: StoreModel | None = None
     tickets: TicketsModel = Field(default_factory=TicketsModel)
     daemon: DaemonModel = DaemonModel()
     freeswitch: FreeswitchModel | None = None
+    sip: SipModel | None = None
 
 
 def load_config(path: str | Path) -> SwitchboardConfig:
@@ -239,6 +329,9 @@ class Settings:
     store: StoreModel | None = None
     tickets: TicketsModel = field(default_factory=TicketsModel)
     freeswitch: FreeswitchModel | None = None
+    sip: SipModel | None = None
+    http: HttpModel | None = None
+    wallboard: WallboardModel = field(default_factory=WallboardModel)
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -262,10 +355,41 @@ def parse_settings(
     if env.get("CTI_DATABASE_URL"):
         store = (store or StoreModel()).model_copy(update={"url": env["CTI_DATABASE_URL"]})
     freeswitch = model.freeswitch
+    if freeswitch is not None and model.sip is not None:
+        raise ConfigFileError(source, "sip", "a daemon serves one PBX: [freeswitch] or [sip]")
     if freeswitch is not None and env.get("CTI_FREESWITCH_PASSWORD"):
         freeswitch = freeswitch.model_copy(update={"password": env["CTI_FREESWITCH_PASSWORD"]})
     return Settings(_checked(model, source), bus, model.daemon, source, model.metrics, store,
-                    model.tickets, freeswitch)
+                    model.tickets, freeswitch, model.sip, _http(model, source, env),
+                    model.wallboard)
+
+
+#: Hosts that count as this machine: no token is asked of clients there.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _http(model: ConfigModel, source: str, env: Mapping[str, str]) -> HttpModel | None:
+    """``[http]``, or ``[metrics]`` as its alias (the HTTP server took over ``/metrics``)."""
+    http = model.http
+    if model.metrics is not None:
+        if http is not None:
+            raise ConfigFileError(source, "metrics", "merged into [http], which serves "
+                                  "/metrics now: move host and port there and remove [metrics]")
+        http = HttpModel(host=model.metrics.host, port=model.metrics.port)
+    if http is None:
+        return None
+    token = env.get("CTI_HTTP_TOKEN")
+    if token:
+        if len(token) < 16:  # as [http] token: too short to be worth guessing at
+            raise ConfigFileError(source, "CTI_HTTP_TOKEN", "at least 16 characters")
+        http = http.model_copy(update={"token": token})
+    if http.token is None and http.host not in LOOPBACK_HOSTS \
+            and not http.host.startswith("127."):
+        entry = "http.token" if model.http is not None else "metrics.host"
+        raise ConfigFileError(source, entry, f"the HTTP server listens on {http.host}, beyond "
+                              "this machine: it needs a bearer token ([http] token, or "
+                              "CTI_HTTP_TOKEN)")
+    return http
 
 
 def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:

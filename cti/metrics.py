@@ -4,15 +4,13 @@ Nothing is maintained on the hot path: a scrape takes one snapshot of the switch
 of its queues, agents and trunks) and of the router and outbox counters, on the event loop's own
 thread, so it never reads state that is being changed.
 
-The endpoint is a small asyncio HTTP server (``GET /metrics``), bound to ``[metrics] host`` and
-``port``; it answers nothing else.
+The daemon's HTTP server (``cti.web``, ``[http]``) serves it at ``GET /metrics``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -22,7 +20,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from cti.runtime import Runtime
 
-__all__ = ["SwitchboardCollector", "metrics_registry", "serve_metrics"]
+__all__ = ["SwitchboardCollector", "metrics_registry", "render"]
 
 log = logging.getLogger("cti.metrics")
 
@@ -104,39 +102,6 @@ def metrics_registry(runtime: Runtime) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SwitchboardCollector(runtime))
     return registry
-
-
-async def serve_metrics(
-    render: Callable[[], bytes], host: str, port: int, *,
-    started: Callable[[int], None] | None = None,
-) -> None:
-    """Answer ``GET /metrics`` until cancelled; ``started`` gets the bound port."""
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)).strip():
-                pass  # headers: not needed
-            parts = request.decode("latin-1").split()
-            if len(parts) >= 2 and parts[0] == "GET" and parts[1].split("?")[0] == "/metrics":
-                body, status = render(), "200 OK"
-                kind = "text/plain; version=0.0.4; charset=utf-8"
-            else:
-                body, status, kind = b"not found: try /metrics\n", "404 Not Found", "text/plain"
-            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n"
-                         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-                         .encode() + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError, UnicodeDecodeError) as exc:
-            log.debug("metrics request dropped: %s", exc)
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(answer, host, port)
-    if started is not None:
-        started(server.sockets[0].getsockname()[1])
-    async with server:
-        await server.serve_forever()
 
 
 def render(registry: CollectorRegistry) -> bytes:

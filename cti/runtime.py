@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
@@ -53,7 +54,6 @@ from cti.core import (
 )
 from cti.core.notifications import Notification
 from cti.core.switchboard import Output
-from cti.metrics import metrics_registry, render, serve_metrics
 from cti.store.customers import caller_history, lookup_customer
 from cti.store.writer import STORED, StoreWriter
 from cti.tickets import TicketDesk
@@ -135,7 +135,9 @@ class Runtime:
             )
             self.outbox.on_put = self.publisher.wake
         self.accepting = True
-        #: The metrics endpoint's port once it listens (``[metrics] port = 0`` picks one).
+        #: The HTTP server's port once it listens (``[http] port = 0`` picks one); it serves
+        #: ``/metrics`` too, hence the second name.
+        self.http_port: int | None = None
         self.metrics_port: int | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -257,9 +259,10 @@ class Runtime:
         except (ConfigFileError, CtiError, OSError) as exc:
             log.error("reload refused, the running configuration stays: %s", exc)
             return
-        self.settings = Settings(settings.switchboard, self.settings.bus, settings.daemon,
-                                 self.settings.source, self.settings.metrics,
-                                 self.settings.store, self.settings.tickets)
+        # The bus, store and HTTP server stay as started; thresholds follow the file.
+        self.settings = dataclasses.replace(self.settings, switchboard=settings.switchboard,
+                                            daemon=settings.daemon,
+                                            wallboard=settings.wallboard)
         log.info("configuration reloaded from %s", self.settings.source)
         self._dispatch(out)
 
@@ -282,12 +285,12 @@ class Runtime:
                     background.append(tasks.create_task(self.publisher.run()))
                 if self.pbx is not None:
                     background.append(tasks.create_task(self.pbx.run(self)))
-                metrics = self.settings.metrics
-                if metrics is not None:
-                    registry = metrics_registry(self)
-                    background.append(tasks.create_task(serve_metrics(
-                        lambda: render(registry), metrics.host, metrics.port,
-                        started=self._metrics_started)))
+                http = self.settings.http
+                if http is not None:
+                    from cti.web import serve_http  # noqa: PLC0415 - aiohttp only if asked for
+
+                    background.append(tasks.create_task(serve_http(
+                        self, http, started=self._http_started)))
                 self._arm()
                 if ready is not None:
                     ready.set()
@@ -319,10 +322,10 @@ class Runtime:
             log.warning("recovery: %d agents logged back in, not ready: %s", len(restored),
                         ", ".join(restored))
 
-    def _metrics_started(self, port: int) -> None:
-        self.metrics_port = port
-        log.info("metrics on http://%s:%d/metrics",
-                 self.settings.metrics.host if self.settings.metrics else "", port)
+    def _http_started(self, port: int) -> None:
+        self.http_port = self.metrics_port = port
+        host = self.settings.http.host if self.settings.http else ""
+        log.info("wallboard on http://%s:%d/, metrics on /metrics, API on /api/v1/", host, port)
 
     async def _shut_down(self) -> None:
         self.accepting = False

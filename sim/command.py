@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -48,6 +49,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="write a chart comparing the runs")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
+    p.add_argument("--store", metavar="URL", help="also write every call record and agent "
+                   "state change to this store (a URL or a SQLite file), for cti report")
+    p.add_argument("--date", metavar="YYYY-MM-DD", help="with --store: the day simulated "
+                   "time starts on, at local midnight (default: today)")
     p.add_argument("--realtime", action="store_true",
                    help="drive the daemon's runtime in real time instead")
     p.add_argument("--speed", type=float, default=1.0,
@@ -98,6 +103,10 @@ def run_command(args: argparse.Namespace) -> int:
         if not args.speed > 0:
             return _fail("--speed must be > 0")
         return _realtime(runs[0], args)
+    if args.store:
+        if len(runs) > 1:
+            return _fail("--store keeps one strategy's day")
+        return _stored(runs[0], args)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     reports: list[Report] = []
     for sc in runs:
@@ -121,6 +130,31 @@ def run_command(args: argparse.Namespace) -> int:
                     print(f"  {agent_id:16} {100 * occ:6.2f}%")
         if args.plot:
             print(f"\nchart written to {args.plot}")
+    return 0
+
+
+def _stored(scenario: Scenario, args: argparse.Namespace) -> int:
+    # Imported here: only this path needs the store.
+    from datetime import date  # noqa: PLC0415
+
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from cti.report.command import database_url  # noqa: PLC0415
+    from cti.report.simulated import midnight, run_to_store  # noqa: PLC0415
+
+    try:
+        day = date.fromisoformat(args.date) if args.date else date.today()
+    except ValueError:
+        return _fail(f"--date {args.date}: not a date (YYYY-MM-DD)")
+    url = database_url(args.store)
+    try:
+        report = run_to_store(scenario, url, day_start=midnight(day))
+    except (SQLAlchemyError, OSError) as exc:
+        return _fail(f"--store {args.store}: {exc}")
+    print(json.dumps(report.as_dict(agents=args.agents)) if args.json
+          else format_reports([report]))
+    print(f"\n{report.calls:,} calls of {day} written to {args.store}; read them with "
+          f"cti report --db {args.store} --from {day}", file=sys.stderr)
     return 0
 
 
@@ -152,10 +186,8 @@ def _realtime(scenario: Scenario, args: argparse.Namespace) -> int:
             daemon_settings = load_settings(args.config)
         except ConfigFileError as exc:
             return _fail(str(exc))
-        # The scenario's site, the daemon's bus, store, metrics and shutdown settings.
-        settings = Settings(scenario.config, daemon_settings.bus, daemon_settings.daemon,
-                            args.config, daemon_settings.metrics, daemon_settings.store,
-                            daemon_settings.tickets)
+        # The scenario's site; the daemon's bus, store, HTTP server, wallboard, shutdown.
+        settings = dataclasses.replace(daemon_settings, switchboard=scenario.config)
     pbx = RealtimePbx(scenario, speed=args.speed, calls=args.calls or scenario.calls)
     runtime = Runtime(settings, pbx=pbx, speed=args.speed)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cti.cli import main
-from cti.config import ConfigFileError, load_config, load_settings, parse_config
+from cti.config import ConfigFileError, load_config, load_settings, parse_config, parse_settings
 from cti.core import LegFailure, Switchboard, TargetKind
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,3 +157,14 @@ def test_daemon_settings_take_secrets_from_the_environment() -> None:
     plain = load_settings(path, environ={})
     assert plain.bus is not None
     assert plain.bus.password is None
+
+
+def test_a_config_names_one_pbx() -> None:
+    text = '[queues.q]\n[freeswitch]\nport = 8021\n[sip]\nport = 5060\n'
+    with pytest.raises(ConfigFileError, match=r"sip.*one PBX"):
+        parse_settings(text, source="site.toml", environ={})
+    settings = parse_settings('[queues.q]\n[freeswitch]\npassword = "file"\n',
+                              environ={"CTI_FREESWITCH_PASSWORD": "env"})
+    assert settings.freeswitch is not None
+    assert settings.freeswitch.password == "env"
+    assert "env" not in repr(settings.freeswitch)

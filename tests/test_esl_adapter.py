@@ -222,3 +222,4 @@ async def test_a_freeswitch_restart_ends_every_call_it_had() -> None:
         # And the new FreeSWITCH's calls are routed as usual.
         fresh = call(d, "+339")
         await until(lambda: fresh.partner is not None, "new call bridged")
+

@@ -174,7 +174,8 @@ async def test_metrics_endpoint_reads_the_snapshots(broker: Mosquitto) -> None:
 
         async def get(path: str) -> str:
             reader, writer = await asyncio.open_connection("127.0.0.1", runtime.metrics_port)
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                         .encode())
             await writer.drain()
             data = await reader.read()
             writer.close()
