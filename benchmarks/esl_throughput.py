@@ -88,13 +88,13 @@ class TimedAdapter(FreeswitchAdapter):
 
         self.control.on_event = timed  # type: ignore[method-assign]
 
-    def _send(self, command: str) -> None:
+    def _send(self, command: str, leg: str | None) -> None:
         if command.startswith("originate"):
             m = re.search(r"cti_call_id=([^,}]+)", command)
             parked = self.parked.pop(m.group(1), None) if m else None
             if parked is not None:
                 self.latencies.append(time.time() - parked)
-        super()._send(command)
+        super()._send(command, leg)
 
 
 def free_port() -> int:

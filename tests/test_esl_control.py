@@ -53,7 +53,8 @@ class Harness:
         self.notes: list[object] = []
         self.refused: list[Event] = []
         ids = itertools.count(1)
-        self.control = CallControl(options or ControlOptions(), self.submit, self.sent.append,
+        self.control = CallControl(options or ControlOptions(), self.submit,
+                                   lambda command, leg: self.sent.append(command),
                                    new_uuid=lambda: f"leg-{next(ids)}")
 
     def submit(self, event: Event) -> bool:

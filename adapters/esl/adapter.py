@@ -36,7 +36,8 @@ class FreeswitchAdapter:
         self.control = CallControl(options, self._submit, self._send)
         self._runtime: Runtime | None = None
         self._group: asyncio.TaskGroup | None = None
-        self._waiting: list[str] = []  # commands given before the link first came up
+        #: Commands (and the leg each originate creates) given before the link first came up.
+        self._waiting: list[tuple[str, str | None]] = []
         self.commands_sent = 0
         self.commands_failed = 0  # lost with the link
         self.commands_refused = 0  # answered -ERR
@@ -57,8 +58,8 @@ class FreeswitchAdapter:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                for command in self._waiting:
-                    group.create_task(self._command(command))
+                for command, leg in self._waiting:
+                    group.create_task(self._command(command, leg))
                 self._waiting.clear()
                 await self._read()
         finally:
@@ -87,14 +88,13 @@ class FreeswitchAdapter:
             return False
         return True
 
-    def _send(self, command: str) -> None:
+    def _send(self, command: str, leg: str | None) -> None:
         if self._group is None:
-            self._waiting.append(command)
+            self._waiting.append((command, leg))
         else:
-            self._group.create_task(self._command(command))
+            self._group.create_task(self._command(command, leg))
 
-    async def _command(self, command: str) -> None:
-        leg = self.control.originated_leg(command)
+    async def _command(self, command: str, leg: str | None) -> None:
         self.commands_sent += 1
         try:
             result = await self.client.bgapi(command)

@@ -19,7 +19,8 @@ inbound channels the adapter never saw become arrivals. A new Core-UUID (FreeSWI
 means every channel known before is gone.
 
 Sans-IO: ``CallControl`` is given a ``submit`` function (the runtime's, returning whether the
-switchboard took the event) and a ``send`` function (queue one API command for ``bgapi``).
+switchboard took the event) and a ``send`` function (queue one API command for ``bgapi``, with
+the leg an ``originate`` creates, whose job result comes back through ``on_job_result``).
 """
 
 from __future__ import annotations
@@ -150,12 +151,12 @@ class CallControl:
         self,
         options: ControlOptions,
         submit: Callable[[CoreEvent], bool],
-        send: Callable[[str], None],
+        send: Callable[[str, str | None], None],
         new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.options = options
         self._submit = submit
-        self._send = send
+        self._sender = send
         self._new_uuid = new_uuid
         self.calls: dict[str, _Call] = {}
         self._by_uuid: dict[str, str] = {}  # customer channel -> call id
@@ -394,7 +395,8 @@ class CallControl:
 
     def _originate(self, variables: Mapping[str, str], endpoint: str) -> None:
         block = ",".join(f"{k}={_arg(v)}" for k, v in variables.items())
-        self._send(f"originate {{{block}}}{_arg(endpoint)} &park()")
+        self._send(f"originate {{{block}}}{_arg(endpoint)} &park()",
+                   leg=variables["origination_uuid"])
 
     def _cancel(self, cmd: PbxCommand) -> None:
         assert isinstance(cmd, CancelOffer)
@@ -495,6 +497,9 @@ class CallControl:
         if call.leg is not None and self.legs.pop(call.leg, None) is not None:
             self._kill(call.leg, "NORMAL_CLEARING")
 
+    def _send(self, command: str, leg: str | None = None) -> None:
+        self._sender(command, leg)
+
     def _kill(self, u: str, cause: str) -> None:
         self._send(f"uuid_kill {u} {cause}")
 
@@ -502,11 +507,6 @@ class CallControl:
         if "/" in name or "://" in name:
             return _arg(name)
         return f"{self.options.prompts}/{_arg(name)}.wav"
-
-    def originated_leg(self, command: str) -> str | None:
-        """The leg an ``originate`` command creates (to pair its job result with the leg)."""
-        m = re.match(r"originate \{origination_uuid=([^,}]+)", command)
-        return m.group(1) if m else None
 
 
 CallControl.EVENTS = tuple(CallControl._HANDLERS)
