@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import quote
 
 from adapters.esl.codec import MAX_BODY, MAX_HEADERS, EslProtocolError
@@ -50,8 +51,13 @@ DISCONNECT_GOODBYE = "Disconnected, goodbye.\nSee you at ClueCon! http://www.clu
 _SAFE = "!$'()*,/"
 
 
+@lru_cache(maxsize=16384)
 def url_encode(value: str) -> str:
-    """A header value as ``switch_url_encode`` writes it (UTF-8 bytes, upper-case hex)."""
+    """A header value as ``switch_url_encode`` writes it (UTF-8 bytes, upper-case hex).
+
+    Cached: an event's values mostly repeat (names, states, the host, a channel's uuid in each
+    of its events), and ``quote`` was most of the simulated FreeSWITCH's time at 500 calls/s.
+    """
     return quote(value, safe=_SAFE)
 
 
