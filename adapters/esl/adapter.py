@@ -3,18 +3,16 @@ runtime's PBX link (``cti.runtime.PbxLink``).
 
 One task reads the client's stream and hands each event to ``CallControl``, which submits the
 switchboard events it means; every command the switchboard gives back becomes one ``bgapi``
-in its own task, so a slow job never holds up the next command or the reader. The tasks start
-in the order the commands were given, and each writes its command before its first wait, so
-FreeSWITCH receives them in that order.
+whose result comes back by callback, so a slow job never holds up the next command or the
+reader. Each command is written as it is given, so FreeSWITCH receives them in that order.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from adapters.esl.client import EslClient, EslLinkLost, Resync
+from adapters.esl.client import EslClient, Resync
 from adapters.esl.control import CallControl, ControlOptions
 from cti.core import CtiError, PbxCommand
 from cti.core import Event as CoreEvent
@@ -35,7 +33,7 @@ class FreeswitchAdapter:
         self.client = client
         self.control = CallControl(options, self._submit, self._send)
         self._runtime: Runtime | None = None
-        self._group: asyncio.TaskGroup | None = None
+        self._running = False
         #: Commands (and the leg each originate creates) given before the link first came up.
         self._waiting: list[tuple[str, str | None]] = []
         self.commands_sent = 0
@@ -55,15 +53,14 @@ class FreeswitchAdapter:
         await self.client.start()
         log.info("connected to FreeSWITCH at %s:%d (Core-UUID %s)", self.client.host,
                  self.client.port, self.client.core_uuid)
+        self._running = True
         try:
-            async with asyncio.TaskGroup() as group:
-                self._group = group
-                for command, leg in self._waiting:
-                    group.create_task(self._command(command, leg))
-                self._waiting.clear()
-                await self._read()
+            for command, leg in self._waiting:
+                self._command(command, leg)
+            self._waiting.clear()
+            await self._read()
         finally:
-            self._group = None
+            self._running = False
             await self.client.close()
 
     # -- FreeSWITCH's side ----------------------------------------------------------------------
@@ -89,19 +86,24 @@ class FreeswitchAdapter:
         return True
 
     def _send(self, command: str, leg: str | None) -> None:
-        if self._group is None:
-            self._waiting.append((command, leg))
+        if self._running:
+            self._command(command, leg)
         else:
-            self._group.create_task(self._command(command, leg))
+            self._waiting.append((command, leg))
 
-    async def _command(self, command: str, leg: str | None) -> None:
+    def _command(self, command: str, leg: str | None) -> None:
         self.commands_sent += 1
-        try:
-            result = await self.client.bgapi(command)
-        except (EslLinkLost, TimeoutError) as exc:
-            self.commands_failed += 1
-            log.warning("%s: %s", command.split(" ", 1)[0], exc)
-            result = "-ERR LINK_LOST"  # the resync after the reconnect settles the rest
+
+        def settled(result: str | None, error: Exception | None) -> None:
+            if error is not None or result is None:
+                self.commands_failed += 1
+                log.warning("%s: %s", command.split(" ", 1)[0], error)
+                result = "-ERR LINK_LOST"  # the resync after the reconnect settles the rest
+            self._settled(command, leg, result)
+
+        self.client.bgapi_then(command, settled)
+
+    def _settled(self, command: str, leg: str | None, result: str) -> None:
         if leg is not None:
             self.control.on_job_result(leg, result)
         elif result.startswith("-ERR"):
