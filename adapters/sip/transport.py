@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from typing import Literal, Protocol
 
 from adapters.sip.errors import SipProtocolError
@@ -24,6 +25,14 @@ from adapters.sip.transaction import Address, Transmit
 __all__ = ["SipEndpoint", "SipTransport"]
 
 log = logging.getLogger("cti.adapters.sip")
+
+#: The UDP socket's receive buffer. Linux's default (208 KiB) holds about 90 datagrams on
+#: loopback, counting the kernel's overhead per packet: a pause of the event loop of a few
+#: tens of milliseconds at 1,000 calls/s overflowed it, the kernel dropped INVITEs, and each
+#: lost one cost its caller SIPp's 500 ms retransmission (the p99 of INVITE -> 302 was
+#: 500-600 ms, with "receive buffer errors" counted in /proc/net/snmp). The kernel caps the
+#: request at net.core.rmem_max; what it granted is logged when that is less.
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
 class SipEndpoint(Protocol):
@@ -76,6 +85,7 @@ class SipTransport:
                 lambda: _Udp(self), local_addr=(self.host, port))
             self._udp = udp
             port = int(udp.get_extra_info("sockname")[1])
+            _enlarge_receive_buffer(udp.get_extra_info("socket"))
         if self.transport in ("tcp", "both"):
             self._tcp = await asyncio.start_server(self._connection, self.host, port)
             port = int(self._tcp.sockets[0].getsockname()[1])
@@ -164,3 +174,18 @@ class SipTransport:
         assert self._loop is not None
         self.endpoint.handle_timer(self._loop.time())
         self._flush()
+
+
+def _enlarge_receive_buffer(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError as exc:
+        log.warning("could not enlarge the SIP UDP receive buffer: %s", exc)
+        return
+    # Linux reports double what it was asked for (the doubling is its bookkeeping).
+    if granted < UDP_RECEIVE_BUFFER:
+        log.warning("SIP UDP receive buffer is %d bytes, not %d: raise net.core.rmem_max so "
+                    "bursts are not dropped", granted, UDP_RECEIVE_BUFFER)
