@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 import acd
+import ivr
 from cti.core import (
     AgentConfig,
     BusinessCalendar,
@@ -34,7 +35,8 @@ from cti.core import (
 )
 
 __all__ = [
-    "LOOPBACK_HOSTS", "BusModel", "ConfigFileError", "DaemonModel", "HttpModel", "MetricsModel",
+    "LOOPBACK_HOSTS", "BusModel", "ConfigFileError", "DaemonModel", "HttpModel",
+    "IvrModel", "KamailioModel", "MetricsModel",
     "QueueModel", "RingModel", "Settings", "StoreModel", "ThresholdModel", "ThresholdsModel",
     "TicketsModel", "WallboardModel", "TrunkModel", "load_config", "load_settings",
     "parse_config", "parse_settings", "queue_config", "read_file", "ring_policy", "validate_toml",
@@ -205,6 +207,17 @@ class TicketsModel(_Model):
     follow_up: list[str] = Field(default_factory=lambda: ["callback-needed", "escalate"])
 
 
+class IvrModel(_Model):
+    """``[ivr]``: the IVR flows callers meet first, and the data their lookups ask."""
+
+    #: Flow files and map files (``docs/ivr.md``), relative to this file; each flow's numbers
+    #: (``flow.numbers``, or a map's ``[numbers]``) enter it.
+    flows: list[str] = Field(default_factory=list)
+    #: ``[ivr.sources.NAME]``: the records of data source NAME by key (a key not listed is
+    #: "not found"). ``customer`` is the store's customer table unless given here.
+    sources: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+
+
 class DaemonModel(_Model):
     """``[daemon]``: how the daemon runs."""
 
@@ -254,10 +267,42 @@ class SipModel(_Model):
     @field_validator("responses")
     @classmethod
     def _final_statuses(cls, v: dict[str, int]) -> dict[str, int]:
-        bad = [f"{k}={s}" for k, s in v.items() if not 300 <= s <= 699]
-        if bad:
-            raise ValueError(f"final statuses are 300-699, not {', '.join(bad)}")
-        return v
+        return _final_statuses(v)
+
+
+def _final_statuses(v: dict[str, int]) -> dict[str, int]:
+    bad = [f"{k}={s}" for k, s in v.items() if not 300 <= s <= 699]
+    if bad:
+        raise ValueError(f"final statuses are 300-699, not {', '.join(bad)}")
+    return v
+
+
+class KamailioModel(_Model):
+    """``[kamailio]``: Kamailio in front of the ACD in evapi mode (docs/kamailio.md): the ACD
+    connects to Kamailio's evapi socket, answers its routing requests and follows its dialog
+    events. Agents' endpoints must be SIP URIs."""
+
+    host: str = "127.0.0.1"  # Kamailio's evapi bind_addr
+    port: int = Field(8448, ge=1, le=65535)
+    #: Final status per hang-up cause, as in ``[sip]``; causes not listed keep the defaults.
+    responses: dict[str, int] = Field(default_factory=dict)
+    #: Kamailio's ring timer for an agent is the queue's ring_timeout_s less this, so that
+    #: Kamailio, which can cancel the branch itself, normally ends an unanswered ring first.
+    ring_margin_s: float = Field(1.0, ge=0)
+    #: How long an agent's phone may take to answer the INVITE at all (Kamailio's fr_timer).
+    provisional_timeout_s: float = Field(5.0, gt=0)
+    #: Expected wait in the 182's reason phrase, per caller ahead.
+    wait_per_position_s: float = Field(30.0, ge=0)
+    #: Largest frame taken from Kamailio; a longer one resets the link. A routing request
+    #: carries the INVITE's header block (up to 64 KiB) JSON-escaped, hence the room.
+    max_message_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    trunk: str = "default"
+
+    @field_validator("responses")
+    @classmethod
+    def _final_statuses(cls, v: dict[str, int]) -> dict[str, int]:
+        return _final_statuses(v)
 
 
 class ConfigModel(_Model):
@@ -282,6 +327,8 @@ class ConfigModel(_Model):
     daemon: DaemonModel = DaemonModel()
     freeswitch: FreeswitchModel | None = None
     sip: SipModel | None = None
+    kamailio: KamailioModel | None = None
+    ivr: IvrModel | None = None
 
 
 def load_config(path: str | Path) -> SwitchboardConfig:
@@ -332,6 +379,8 @@ class Settings:
     sip: SipModel | None = None
     http: HttpModel | None = None
     wallboard: WallboardModel = field(default_factory=WallboardModel)
+    kamailio: KamailioModel | None = None
+    ivr: IvrModel | None = None
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -355,13 +404,17 @@ def parse_settings(
     if env.get("CTI_DATABASE_URL"):
         store = (store or StoreModel()).model_copy(update={"url": env["CTI_DATABASE_URL"]})
     freeswitch = model.freeswitch
-    if freeswitch is not None and model.sip is not None:
-        raise ConfigFileError(source, "sip", "a daemon serves one PBX: [freeswitch] or [sip]")
+    pbxs = [name for name in ("freeswitch", "sip", "kamailio")
+            if getattr(model, name) is not None]
+    if len(pbxs) > 1:
+        raise ConfigFileError(source, pbxs[1], "a daemon serves one PBX: [freeswitch], [sip] "
+                              "or [kamailio] (Kamailio with uac_redirect in front of the "
+                              "redirect server is [sip] alone)")
     if freeswitch is not None and env.get("CTI_FREESWITCH_PASSWORD"):
         freeswitch = freeswitch.model_copy(update={"password": env["CTI_FREESWITCH_PASSWORD"]})
     return Settings(_checked(model, source), bus, model.daemon, source, model.metrics, store,
                     model.tickets, freeswitch, model.sip, _http(model, source, env),
-                    model.wallboard)
+                    model.wallboard, model.kamailio, ivr=model.ivr)
 
 
 #: Hosts that count as this machine: no token is asked of clients there.
@@ -400,7 +453,7 @@ def parse_config(text: str, *, source: str = "<config>") -> SwitchboardConfig:
 
 def _checked(model: ConfigModel, source: str) -> SwitchboardConfig:
     try:
-        config = _to_core(model)
+        config = _to_core(model, source)
         config.validate()
     except ConfigurationError as exc:
         raise ConfigFileError(source, exc.entry, exc.problem) from exc
@@ -409,7 +462,7 @@ def _checked(model: ConfigModel, source: str) -> SwitchboardConfig:
     return config
 
 
-def _to_core(model: ConfigModel) -> SwitchboardConfig:
+def _to_core(model: ConfigModel, source: str) -> SwitchboardConfig:
     queues = tuple(queue_config(name, q) for name, q in model.queues.items())
     agents = tuple(
         AgentConfig(
@@ -431,7 +484,19 @@ def _to_core(model: ConfigModel) -> SwitchboardConfig:
         lookup_timeout_s=model.lookup_timeout_s,
         ring=ring_policy(model.ring),
         seed=model.seed,
+        flows=_flows(model.ivr, source),
     )
+
+
+def _flows(section: IvrModel | None, source: str) -> dict[str, ivr.Flow]:
+    """The flows of ``[ivr] flows`` by dialed number; every problem of every file is named."""
+    if section is None or not section.flows:
+        return {}
+    base = Path(source).parent
+    try:
+        return dict(ivr.load_flows(*(base / name for name in section.flows)).flows)
+    except ivr.FlowError as exc:
+        raise ConfigurationError("ivr.flows", "; ".join(map(str, exc.problems))) from exc
 
 
 def ring_policy(ring: RingModel) -> RingPolicy:

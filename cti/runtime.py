@@ -8,8 +8,9 @@ re-arms the one timer the switchboard needs (``next_deadline``). Nothing on that
 Background work runs under one ``TaskGroup``: the bus publisher (which also receives agent
 commands), and the PBX adapter's own tasks. SIGTERM and SIGINT stop the daemon cleanly: no new
 calls are taken, every logged-in agent's final state is published, and the outbox is given
-``shutdown_flush_s`` to drain. SIGHUP reloads queues, strategies and the roster from the
-configuration file without dropping calls in progress; a file with a mistake is refused with
+``shutdown_flush_s`` to drain. SIGHUP reloads queues, strategies, the roster and the IVR flows
+and sources from the configuration file without dropping calls in progress (a call in a flow
+finishes the flow it started); a file with a mistake is refused with
 its error logged, and the running configuration stays.
 """
 
@@ -23,8 +24,8 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 import aiomqtt
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,12 +50,14 @@ from cti.core import (
     CustomerLookupDone,
     Event,
     LookupCustomer,
+    LookupData,
     PbxCommand,
     Switchboard,
     WrapUpDone,
 )
 from cti.core.notifications import Notification
 from cti.core.switchboard import Output
+from cti.ivr_sources import DataSources
 from cti.store.customers import caller_history, lookup_customer
 from cti.store.writer import STORED, StoreWriter
 from cti.tickets import TicketDesk
@@ -74,7 +77,9 @@ class PbxLink(Protocol):
     """What an adapter (FreeSWITCH, SIP, the real-time simulator) provides the runtime."""
 
     # An adapter that also stands for the CRM (the real-time simulator) sets
-    # ``answers_lookups = True``; otherwise the runtime answers customer lookups from the store.
+    # ``answers_lookups = True`` and a ``lookup(command)`` method, which gets every
+    # ``LookupCustomer`` and ``LookupData``; otherwise the runtime answers customer lookups from
+    # the store and IVR lookups from ``[ivr.sources]`` and the store (``cti.ivr_sources``).
 
     def execute(self, command: PbxCommand) -> None:
         """Carry out a command; must not block (queue it for the adapter's writer task)."""
@@ -161,6 +166,10 @@ class Runtime:
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stop: asyncio.Event | None = None
+        self.sources = DataSources(
+            settings.ivr.sources if settings.ivr is not None else {},
+            self.store.engine if self.store is not None else None,
+            self._answer_lookup, self._spawn)
 
     # -- the hot path -----------------------------------------------------------------------
 
@@ -185,8 +194,13 @@ class Runtime:
             if isinstance(cmd, PbxCommand):
                 if pbx is not None:
                     pbx.execute(cmd)
-            elif isinstance(cmd, LookupCustomer) and not getattr(pbx, "answers_lookups", False):
-                self._look_up(cmd)
+            elif isinstance(cmd, LookupCustomer | LookupData):
+                if getattr(pbx, "answers_lookups", False):
+                    pbx.lookup(cmd)  # type: ignore[union-attr]
+                elif isinstance(cmd, LookupCustomer):
+                    self._look_up(cmd)
+                else:
+                    self.sources.look_up(cmd)
         if out.notifications:
             self._deliver(self.tickets.process(out.notifications))
         self._arm()
@@ -239,11 +253,16 @@ class Runtime:
             record = None
         self._answer_lookup(CustomerLookupDone(cmd.call_id, record, history))
 
-    def _answer_lookup(self, event: CustomerLookupDone) -> None:
+    def _answer_lookup(self, event: Event) -> None:
         try:
             self.submit(event)
         except CtiError as exc:  # the call ended meanwhile: nothing to do
-            log.debug("customer lookup answer dropped: %s", exc)
+            log.debug("lookup answer dropped: %s", exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _fire(self) -> None:
         self._timer = None
@@ -281,6 +300,7 @@ class Runtime:
         self.settings = dataclasses.replace(self.settings, switchboard=settings.switchboard,
                                             daemon=settings.daemon,
                                             wallboard=settings.wallboard)
+        self.sources.tables = settings.ivr.sources if settings.ivr is not None else {}
         log.info("configuration reloaded from %s", self.settings.source)
         self._dispatch(out)
 

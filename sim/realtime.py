@@ -7,6 +7,9 @@ offers after their ring delay (or let them ring out), conversations end after th
 wrap-ups after theirs. It receives the switchboard's commands exactly as a real adapter does
 (``execute``), so the daemon's runtime, bus and timers run as they would beside FreeSWITCH.
 
+With an IVR flow every caller dials it, and ``sim.ivr_callers`` plays the callers and the PBX's
+side of it (prompts' lengths, keys, hang-ups, lookups' answers), as in virtual time.
+
 Scenario features that need a calendar (shifts and breaks) are virtual-time only: here every
 agent logs in at the start and stays. The traffic is the same calls as ``cti sim`` with the same
 seed (``sim.traffic``); routing in real time is not repeatable to the microsecond, so results
@@ -29,6 +32,7 @@ from cti.core import (
     AgentState,
     CallArrived,
     CallHungUp,
+    CallState,
     CancelOffer,
     ConnectAgent,
     CtiError,
@@ -36,12 +40,15 @@ from cti.core import (
     Event,
     HangUp,
     LookupCustomer,
+    LookupData,
+    ParkWithMusic,
     PbxCommand,
     Record,
     RecordingDone,
     Redirect,
     WrapUpDone,
 )
+from sim.ivr_callers import IvrCallers
 from sim.runner import VOICEMAIL_S
 from sim.scenario import Scenario, customer_record
 from sim.traffic import Traffic
@@ -55,7 +62,8 @@ log = logging.getLogger("cti.sim.realtime")
 
 
 class RealtimePbx:
-    #: It answers the switchboard's customer lookups itself, from the scenario's population.
+    #: It answers the switchboard's lookups itself: customers from the scenario's population,
+    #: an IVR flow's from the scenario's fixtures.
     answers_lookups = True
 
     def __init__(self, scenario: Scenario, *, speed: float = 1.0,
@@ -87,6 +95,10 @@ class RealtimePbx:
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         #: call -> (agent who answered, their wrap-up time)
         self._answered: dict[str, tuple[str, float]] = {}
+        self._callers: IvrCallers | None = None
+        if scenario.ivr is not None and scenario.ivr_callers is not None:
+            self._callers = IvrCallers(scenario.ivr_callers, scenario.ivr, scenario.call_types,
+                                       lambda number: customer_record(scenario, number))
         self.arrived = 0
         self.finished = asyncio.Event()
 
@@ -104,13 +116,24 @@ class RealtimePbx:
             self._cancel(cid, "talk")
             if not (isinstance(command, HangUp) and command.cause == "callback-scheduled"):
                 self._calls.pop(cid, None)  # the call is over (a callback lives on)
+            self._stop_ivr(cid)
         elif isinstance(command, Record):
+            self._stop_ivr(command.call_id)
             self._later(VOICEMAIL_S, (command.call_id, "recorded"),
                         RecordingDone(command.call_id, f"sim://voicemail/{command.call_id}"))
+        elif self._callers is not None:
+            if isinstance(command, ParkWithMusic):
+                self._handed(command.call_id)
+            else:
+                self._ivr_events(command)
 
-    def lookup(self, command: LookupCustomer) -> None:
-        self._soon(CustomerLookupDone(command.call_id,
-                                      customer_record(self.scenario, command.caller)))
+    def lookup(self, command: LookupCustomer | LookupData) -> None:
+        """The runtime hands over every lookup the switchboard asks for."""
+        if isinstance(command, LookupCustomer):
+            self._soon(CustomerLookupDone(command.call_id,
+                                          customer_record(self.scenario, command.caller)))
+        elif self._callers is not None:
+            self._ivr_events(command)
 
     async def run(self, runtime: Runtime) -> None:
         self._runtime = runtime
@@ -137,6 +160,9 @@ class RealtimePbx:
     # -- what the PBX and the agents do -----------------------------------------------------
 
     def _arrive(self) -> None:
+        if self._callers is not None:
+            self._arrive_in_ivr(self._callers)
+            return
         ct, caller, talk, wrap, patience = self.traffic.draw()
         self.arrived += 1
         cid = f"{self.call_prefix}{self.arrived}"
@@ -146,6 +172,67 @@ class RealtimePbx:
         if patience is not None and cid in self._calls:
             self._later(patience, (cid, "abandon"), CallHungUp(cid, "caller-gave-up"),
                         then=lambda: self._calls.pop(cid, None))
+
+    # -- callers in the IVR flow -------------------------------------------------------------
+
+    def _arrive_in_ivr(self, callers: IvrCallers) -> None:
+        plan = self.scenario.ivr_callers
+        assert plan is not None
+        caller, seed = self.traffic.draw_ivr()
+        self.arrived += 1
+        cid = f"{self.call_prefix}{self.arrived}"
+        self._calls[cid] = (0.0, 0.0)  # the flow says where it goes, and so how long it talks
+        callers.arrive(cid, seed)
+        self._submit(CallArrived(cid, caller, plan.number, plan.trunk))
+
+    def _handed(self, cid: str) -> None:
+        """Parked in a queue: the first time, the caller's talk, wrap-up and patience there."""
+        runtime = self._runtime
+        assert runtime is not None
+        assert self._callers is not None
+        call = runtime.switchboard.calls.get(cid)
+        if call is None or call.queue is None or cid not in self._calls:
+            return
+        drawn = self._callers.handed(cid, call.queue)
+        if drawn is None:
+            return
+        _, talk, wrap, patience = drawn
+        self._calls[cid] = (talk, wrap)
+        if patience is not None:
+            self._later(patience, (cid, "abandon"), CallHungUp(cid, "caller-gave-up"),
+                        then=lambda: self._gone(cid))
+
+    def _ivr_events(self, command: PbxCommand | LookupData) -> None:
+        assert self._callers is not None
+        cid = getattr(command, "call_id", "")
+        for delay, event in self._callers.on_command(command):
+            if isinstance(event, CallHungUp):
+                self._later(delay, (cid, "ivr-hangup"), None,
+                            then=lambda: self._give_up_in_ivr(cid))
+            else:
+                self._later(delay, (cid, f"ivr-{type(event).__name__}"), event)
+
+    def _give_up_in_ivr(self, cid: str) -> None:
+        runtime = self._runtime
+        assert runtime is not None
+        call = runtime.switchboard.calls.get(cid)
+        if call is not None and call.state in (CallState.IN_IVR, CallState.QUEUED):
+            self._submit(CallHungUp(cid, "caller-gave-up"))
+            self._cancel(cid, "abandon")
+            self._calls.pop(cid, None)
+            self._stop_ivr(cid)
+
+    def _gone(self, cid: str) -> None:
+        self._calls.pop(cid, None)
+        self._stop_ivr(cid)
+
+    def _stop_ivr(self, cid: str) -> None:
+        if self._callers is None:
+            return
+        for what in ("ivr-hangup", "ivr-PromptDone", "ivr-DigitsEntered", "ivr-DataLookupDone"):
+            self._cancel(cid, what)
+        if cid not in self._calls:
+            self._callers.forget(cid)
 
     def _ring(self, cid: str, agent_id: str) -> None:
         g = self._groups.get(agent_id)
@@ -167,6 +254,7 @@ class RealtimePbx:
     def _hung_up(self, cid: str) -> None:
         answered = self._answered.pop(cid, None)
         self._calls.pop(cid, None)
+        self._stop_ivr(cid)
         if answered is not None:
             agent_id, wrap = answered
             self._later(wrap, (agent_id, "wrap"), None,
@@ -195,13 +283,9 @@ class RealtimePbx:
         runtime = self._runtime
         assert runtime is not None
         try:
-            out = runtime.submit(event)
+            runtime.submit(event)
         except CtiError as exc:  # a race the real PBX would also lose: log, carry on
             log.debug("%s refused: %s", type(event).__name__, exc)
-            return
-        for cmd in out.commands:
-            if isinstance(cmd, LookupCustomer):
-                self.lookup(cmd)
 
     def _soon(self, event: Event) -> None:
         asyncio.get_running_loop().call_soon(self._submit, event)

@@ -27,14 +27,23 @@ _ROWS = (
     ("AHT", "aht_s", "s"),
     ("occupancy", "occupancy", "%"),
 )
+#: Rows of a scenario with an IVR flow.
+_IVR_ROWS = (
+    ("IVR entered", "ivr_entered", "n"),
+    ("IVR containment", "ivr_containment", "%"),
+    ("time in IVR (mean)", "ivr_mean_time_s", "s"),
+    ("IVR abandon rate", "ivr_abandon_rate", "%"),
+)
 
 
 def _cell(q: QueueReport, key: str, how: str) -> str:
     if how == "n":
         if key == "rejected_diverted":
             return f"{q.rejected} / {q.diverted}"
+        if key.startswith("ivr_"):
+            return f"{(q.ivr or {}).get(key[4:], 0):,}"
         return f"{getattr(q, key):,}"
-    value = q.figures[key]
+    value = q.figures.get(key, math.nan)
     half = q.ci95.get(key, math.nan)
     if math.isnan(value):
         return "-"
@@ -47,7 +56,8 @@ def _cell(q: QueueReport, key: str, how: str) -> str:
 
 def _block(title: str, columns: Sequence[tuple[str, QueueReport]]) -> list[str]:
     header = [title, *(name for name, _ in columns)]
-    rows = [[label, *(_cell(q, key, how) for _, q in columns)] for label, key, how in _ROWS]
+    table = _ROWS + (_IVR_ROWS if any(q.ivr is not None for _, q in columns) else ())
+    rows = [[label, *(_cell(q, key, how) for _, q in columns)] for label, key, how in table]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w)
                        for i, (h, w) in enumerate(zip(header, widths, strict=True)))]
@@ -67,6 +77,11 @@ def format_reports(reports: Sequence[Report]) -> str:
         "service level = answered within the queue's threshold / offered",
         "",
     ]
+    if first.overall.ivr is not None:
+        out[-1:-1] = [
+            "IVR containment = finished by the flow in self-service / entered it; a call that "
+            "ended in the flow counts only in the IVR rows",
+        ]
     names = [r.strategy for r in reports]
     out += _block("all queues", list(zip(names, (r.overall for r in reports), strict=True)))
     if len(first.queues) > 1:

@@ -15,7 +15,10 @@ compared on identical traffic. Agents' ring delays and missed answers come from 
 
 The simulated PBX lives in this module rather than in an object of its own because it is the
 inner loop: one dispatch on an integer event code, local variables, no per-event objects
-beyond the core events themselves.
+beyond the core events themselves. With an IVR flow every caller dials it, and what callers do
+in the flow (prompts' lengths, keys, hanging up, lookups' answers) is ``sim.ivr_callers``'s;
+the flow itself runs in the switchboard, as in the daemon. A scenario without a flow runs
+exactly as before: the IVR costs it one test of a local per arrival and per park.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from cti.core import (
     AgentState,
     CallArrived,
     CallHungUp,
+    CallState,
     CustomerLookupDone,
     Output,
     RecordingDone,
@@ -59,8 +63,17 @@ from cti.core.commands import (
 from cti.core.notifications import CallEnded
 from cti.core.records import CallRecord
 from sim.distributions import Fixed
+from sim.ivr_callers import IvrCallers
 from sim.scenario import AgentGroup, Scenario, customer_record
-from sim.stats import QueueReport, Report, Tally, half_widths, student_t975
+from sim.stats import (
+    IVR_FIGURES,
+    IvrTally,
+    QueueReport,
+    Report,
+    Tally,
+    half_widths,
+    student_t975,
+)
 from sim.traffic import Traffic
 
 __all__ = ["Simulation", "run"]
@@ -74,6 +87,12 @@ _new_wrap_up_done = builder(WrapUpDone)
 # Event codes, in the heap as (time, seq, code, a, b).
 _ARRIVE, _RINGING, _ANSWER, _ABANDON, _TALK_END, _WRAP_END = range(6)
 _TIMER, _LOGIN, _LOGOUT, _BREAK, _BREAK_END, _RECORDED, _LOOKUP, _BATCH = range(6, 14)
+#: What a caller in the IVR (or the PBX playing it) does: ``b`` is the core event.
+_IVR = 14
+#: Where a caller in the flow's menus can be: in the flow, or in line (after its max wait).
+_AT_A_MENU = frozenset({CallState.IN_IVR, CallState.QUEUED})
+#: The tally key of calls that ended in the IVR flow without any queue chosen.
+NO_QUEUE = "(no queue)"
 
 _DAY = 86_400.0
 #: How long a caller spends leaving a voicemail.
@@ -119,6 +138,18 @@ class Simulation:
         self.batch_occupancy = [[0.0, 0.0] for _ in range(n_batches)]
         #: agent -> its occupancy in each closed batch (for the per-agent half-widths).
         self.agent_batches: dict[str, list[float]] = {}
+        self.callers: IvrCallers | None = None
+        #: ivr_tallies[batch][queue], queues and ``NO_QUEUE``; empty without a flow.
+        self.ivr_tallies: list[dict[str, IvrTally]] = []
+        flow, plan = scenario.ivr, scenario.ivr_callers
+        if flow is not None and plan is not None:
+            self.callers = IvrCallers(plan, flow, scenario.call_types,
+                                      lambda number: customer_record(scenario, number))
+            self.ivr_tallies = [{q: IvrTally() for q in [*self.queue_names, NO_QUEUE]}
+                                for _ in range(n_batches)]
+            # Calls refused before the flow (trunk full, blacklisted) count overall only.
+            for batch in self.tallies:
+                batch[NO_QUEUE] = Tally()
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -142,9 +173,17 @@ class Simulation:
         traffic = Traffic(sc, crng)
         arrivals = sc.arrivals.next_after  # traffic.next_after, without its frame
         draw = traffic.draw
+        callers = self.callers
+        ivr_on = callers is not None
+        ivr_draw = traffic.draw_ivr
+        plan = sc.ivr_callers
+        ivr_number = plan.number if plan is not None else ""
+        ivr_trunk = plan.trunk if plan is not None else "default"
 
         # call id -> [call type, talk, wrap, batch (-1 in warm-up), answered agent or None,
-        #             caller still on the line, queued on arrival]
+        #             caller still on the line, queued on arrival]; a call of an IVR flow has
+        #             no type until the flow hands it to a queue, and an eighth item: that queue
+        #             (None until then)
         live: dict[str, list[Any]] = {}
         offers: dict[str, str] = {}  # call id -> agent being rung
         wrapping: dict[str, str] = {}  # agent -> call whose wrap-up they are in
@@ -177,6 +216,28 @@ class Simulation:
                             None))
             return out
 
+        def handed(cid: str, now: float) -> None:
+            """An IVR call parked in a queue: the first time, it becomes that queue's call."""
+            info = live.get(cid)
+            assert callers is not None
+            call = sb.calls.get(cid)
+            if info is None or info[0] is not None or call is None or call.queue is None:
+                return
+            drawn = callers.handed(cid, call.queue)
+            if drawn is None:
+                return
+            queue = call.queue
+            info[0], info[1], info[2], patience = drawn
+            info[7] = queue
+            still = sb.router.call(cid) is not None  # no agent was offered it at once
+            info[6] = still
+            cb = info[3]
+            if cb >= 0:
+                in_progress[queue] += 1
+                tallies[cb][queue].seen_waiting += waiting(queue) - still
+            if patience is not None:
+                push(now + patience, _ABANDON, cid)
+
         def play(cmds: list[Any], notes: list[Any], now: float) -> None:
             """Do what the switchboard asked, as a PBX and the agents' phones would."""
             nonlocal timer_at
@@ -185,6 +246,8 @@ class Simulation:
                 for cmd in cmds:
                     kind = type(cmd)
                     if kind is ParkWithMusic:
+                        if ivr_on:
+                            handed(cmd.call_id, now)
                         continue
                     if kind is ConnectAgent:
                         cid, aid = cmd.call_id, cmd.agent_id
@@ -214,6 +277,10 @@ class Simulation:
                         push(now + VOICEMAIL_S, _RECORDED, cmd.call_id)
                     elif kind is LookupCustomer:
                         push(now, _LOOKUP, cmd.call_id, cmd.caller)
+                    elif ivr_on:
+                        assert callers is not None
+                        for delay, event in callers.on_command(cmd):
+                            push(now + delay, _IVR, cmd.call_id, event)
                 for note in notes:
                     if type(note) is CallEnded:
                         rec = note.record
@@ -287,7 +354,10 @@ class Simulation:
                     arrivals_open = False
                     drain_until = now + sc.drain_s
                     continue
-                ct, caller, talk, wrap, patience = draw()  # everything about the call
+                if ivr_on:  # the flow decides the rest, from the caller's own stream
+                    caller, seed = ivr_draw()
+                else:
+                    ct, caller, talk, wrap, patience = draw()  # everything about the call
                 n_total += 1
                 if now < warm_end:
                     cb = -1
@@ -306,28 +376,37 @@ class Simulation:
                     cb = min(n_batches - 1, int((now - warm_end) / batch_len))
                     n_arrived += 1
                 cid = f"c{n_total}"
-                info = live[cid] = [ct, talk, wrap, cb, None, True, False]
-                queue = ct.queue
-                if cb >= 0:
-                    in_progress[queue] += 1
-                    # Poisson arrivals see time averages (PASTA): the router's own count of
-                    # waiting calls, seen at arrivals, checks Little's law against the records.
-                    tallies[cb][queue].seen_waiting += waiting(queue)
-                out = handle(_new_arrived(
-                    cid, caller, ct.dialed, ct.trunk, queue, ct.priority, EMPTY, ct.skills,
-                ), now)
-                cmds = out.commands
-                # Queued: no agent was offered the call as it arrived (P(wait) counts these; the
-                # ring time of an immediate offer is not waiting in queue).
-                queued = True
-                for cmd in cmds:
-                    if type(cmd) is ConnectAgent:
-                        queued = False
-                play(cmds, out.notifications, now)
-                if cid in live:  # not blocked or rejected on arrival
-                    info[6] = queued
-                    if patience is not None:
-                        push(now + patience, _ABANDON, cid)
+                if ivr_on:
+                    assert callers is not None
+                    live[cid] = [None, 0.0, 0.0, cb, None, True, False, None]
+                    callers.arrive(cid, seed)
+                    out = handle(_new_arrived(
+                        cid, caller, ivr_number, ivr_trunk, None, None, EMPTY, None), now)
+                    play(out.commands, out.notifications, now)
+                else:
+                    info = live[cid] = [ct, talk, wrap, cb, None, True, False]
+                    queue = ct.queue
+                    if cb >= 0:
+                        in_progress[queue] += 1
+                        # Poisson arrivals see time averages (PASTA): the router's own count
+                        # of waiting calls, seen at arrivals, checks Little's law against the
+                        # records.
+                        tallies[cb][queue].seen_waiting += waiting(queue)
+                    out = handle(_new_arrived(
+                        cid, caller, ct.dialed, ct.trunk, queue, ct.priority, EMPTY, ct.skills,
+                    ), now)
+                    cmds = out.commands
+                    # Queued: no agent was offered the call as it arrived (P(wait) counts
+                    # these; the ring time of an immediate offer is not waiting in queue).
+                    queued = True
+                    for cmd in cmds:
+                        if type(cmd) is ConnectAgent:
+                            queued = False
+                    play(cmds, out.notifications, now)
+                    if cid in live:  # not blocked or rejected on arrival
+                        info[6] = queued
+                        if patience is not None:
+                            push(now + patience, _ABANDON, cid)
                 last_arrival = now
                 if measure_calls is not None and n_arrived >= measure_calls:
                     arrivals_open = False
@@ -443,6 +522,14 @@ class Simulation:
         elif code == _LOOKUP:
             out = handle(CustomerLookupDone(a, customer_record(self.scenario, b)), now)
             play(out.commands, out.notifications, now)
+        elif code == _IVR:
+            call = sb.calls.get(a)
+            if call is None:
+                return  # the call ended meanwhile: the PBX would not report its prompts
+            if type(b) is CallHungUp and call.state not in _AT_A_MENU:
+                return  # at an agent's phone, or gone, before the caller gave up on the menu
+            out = handle(b, now)
+            play(out.commands, out.notifications, now)
         elif code == _BATCH:
             if a == 0:
                 self._mark_agents(now, start=True)
@@ -454,6 +541,8 @@ class Simulation:
     def _ender(self) -> Callable[[CallRecord, list[Any]], None]:
         """The tally of an ended call into its batch and queue, as a closure over what it
         reads (it runs once per call)."""
+        if self.callers is not None:
+            return self._ivr_ender(self.callers)
         records = self.records if self.keep_records else None
         tallies = self.tallies
         in_progress = self.in_progress
@@ -471,6 +560,70 @@ class Simulation:
             t = tallies[batch][queue]
             t.offered += 1
             disp = rec.disposition
+            wait = rec.wait_s
+            if info[6]:
+                t.waited += 1
+            if disp == "answered" and rec.answered_at is not None:
+                t.answered += 1
+                t.wait_answered_s += wait
+                if wait <= service_level[queue]:
+                    t.answered_in_sl += 1
+                t.handle_s += rec.talk_s + min(info[2], wrap_cap[queue])
+            elif disp == "abandoned":
+                t.abandoned += 1
+                t.wait_abandoned_s += wait
+            elif disp == "blocked":
+                t.blocked += 1
+            elif disp == "rejected":
+                t.rejected += 1
+            else:
+                t.diverted += 1
+
+        return ended
+
+    def _ivr_ender(self, callers: IvrCallers) -> Callable[[CallRecord, list[Any]], None]:
+        """``_ender`` for a scenario with an IVR flow: the IVR figures of every call that
+        entered the flow, and the queue figures of the calls it handed to a queue, in the
+        first such queue (``info[7]``)."""
+        records = self.records if self.keep_records else None
+        tallies = self.tallies
+        ivr_tallies = self.ivr_tallies
+        in_progress = self.in_progress
+        service_level = self._sl
+        wrap_cap = self._wrap_cap
+
+        def ended(rec: CallRecord, info: list[Any]) -> None:
+            if records is not None:
+                records.append(rec)
+            callers.forget(rec.call_id)
+            batch = info[3]
+            if batch < 0:
+                return
+            queue = info[7]
+            disp = rec.disposition
+            phases = rec.phases
+            spent, entered = 0.0, False
+            for i, phase in enumerate(phases):
+                if phase.state == "in-ivr":  # the last phase is "ended", so a next one exists
+                    entered = True
+                    spent += phases[i + 1].at - phase.at
+            if entered:
+                chosen = rec.queue if rec.queue in service_level else NO_QUEUE
+                it = ivr_tallies[batch][queue or chosen]
+                it.entered += 1
+                it.time_s += spent
+                if disp == "self-service":
+                    it.self_service += 1
+                elif disp == "ivr-failed":
+                    it.failed += 1
+                elif disp == "ivr-abandoned":
+                    it.abandoned += 1
+                if queue is None:
+                    return  # it ended in the flow: no queue's figures
+            t = tallies[batch][queue or NO_QUEUE]
+            if queue is not None:
+                in_progress[queue] -= 1
+            t.offered += 1
             wait = rec.wait_s
             if info[6]:
                 t.waited += 1
@@ -540,19 +693,29 @@ class Simulation:
             # Overall occupancy counts each agent once, not once per queue they serve.
             total.busy_s, total.staffed_s = busy, staffed
             overall_batches.append(total)
+        ivr = self.ivr_tallies
         for name in self.queue_names:
             per = [b[name] for b in self.tallies]
             total = Tally()
             for t in per:
                 total.add(t)
             queues[name] = self._queue_report(name, strategies[name], total, per,
-                                              self.in_progress[name])
+                                              self.in_progress[name],
+                                              [b[name] for b in ivr] if ivr else None)
         grand = Tally()
         for t in overall_batches:
             grand.add(t)
+        ivr_overall = None
+        if ivr:
+            ivr_overall = []
+            for batch_ivr in ivr:
+                all_ivr = IvrTally()
+                for it in batch_ivr.values():
+                    all_ivr.add(it)
+                ivr_overall.append(all_ivr)
         names = sorted(set(strategies.values()))
         overall = self._queue_report("(all)", ",".join(names), grand, overall_batches,
-                                     sum(self.in_progress.values()))
+                                     sum(self.in_progress.values()), ivr_overall)
         agent_ci = {}
         for aid, values in self.agent_batches.items():
             agent_ci[aid] = (student_t975(len(values) - 1) * statistics.stdev(values)
@@ -567,13 +730,23 @@ class Simulation:
 
     @staticmethod
     def _queue_report(
-        name: str, strategy: str, total: Tally, per: list[Tally], in_progress: int
+        name: str, strategy: str, total: Tally, per: list[Tally], in_progress: int,
+        ivr_per: list[IvrTally] | None = None,
     ) -> QueueReport:
+        figures, ci95 = total.figures(), half_widths(per)
+        counts = None
+        if ivr_per is not None:
+            ivr_total = IvrTally()
+            for it in ivr_per:
+                ivr_total.add(it)
+            figures.update(ivr_total.figures())
+            ci95.update(half_widths(ivr_per, IVR_FIGURES))
+            counts = ivr_total.counts()
         return QueueReport(
             name=name, strategy=strategy, offered=total.offered + in_progress,
             answered=total.answered, abandoned=total.abandoned, blocked=total.blocked,
             rejected=total.rejected, diverted=total.diverted, in_progress=in_progress,
-            figures=total.figures(), ci95=half_widths(per),
+            figures=figures, ci95=ci95, ivr=counts,
         )
 
 

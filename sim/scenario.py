@@ -42,6 +42,7 @@ from ivr import Flow as IvrFlow
 from ivr import FlowError, load_flow
 from sim.arrivals import ArrivalProcess, Poisson, RateProfile
 from sim.distributions import Distribution, DistributionSpec, FixedSpec, build
+from sim.ivr_callers import CallerPlan, IvrCallersModel, compile_callers
 
 __all__ = [
     "AgentGroup",
@@ -178,8 +179,10 @@ class ScenarioModel(_Model):
     ring: RingModel = RingModel()
     vip_priority_boost: float = 5.0
     #: The IVR flow callers meet (a flow file, relative to the scenario's directory); checked
-    #: at load, its queues must be the scenario's. The runner does not play it yet.
+    #: at load, its queues must be the scenario's. Every arrival then dials it.
     ivr: str | None = None
+    #: What callers do in the flow (``sim/ivr_callers.py``); only with ``ivr``.
+    ivr_callers: IvrCallersModel | None = None
 
 
 # -- the compiled scenario --------------------------------------------------------------------
@@ -239,6 +242,8 @@ class Scenario:
     drain_s: float
     #: The IVR flow of the ``ivr`` key, checked; None without one.
     ivr: IvrFlow | None = None
+    #: What callers do in it (``[ivr_callers]``, or its defaults); None without a flow.
+    ivr_callers: CallerPlan | None = None
 
     def with_run(
         self, *, calls: int | None = None, hours: float | None = None, seed: int | None = None,
@@ -372,6 +377,12 @@ def _compile(model: ScenarioModel, source: str) -> Scenario:
         population = Population(p.size, p.vip_share, p.blacklisted_share, p.managed_share)
         blacklist = frozenset(caller_number(i) for i in range(p.size)
                               if _blacklisted(i, p.blacklisted_share))
+    flow = plan = None
+    if model.ivr is not None:
+        flow = _flow(model.ivr, source, set(by_name))
+        plan = compile_callers(model.ivr_callers, flow, source, trunk_names)
+    elif model.ivr_callers is not None:
+        raise ConfigurationError("ivr_callers", "callers in an IVR need the flow: give ivr")
     config = SwitchboardConfig(
         site=model.name or "sim",
         queues=queues,
@@ -384,6 +395,7 @@ def _compile(model: ScenarioModel, source: str) -> Scenario:
         ),
         ring=ring_policy(model.ring),
         seed=model.seed,
+        flows={} if flow is None or plan is None else {plan.number: flow},
     )
     config.validate()
     arr = model.arrivals
@@ -403,7 +415,7 @@ def _compile(model: ScenarioModel, source: str) -> Scenario:
         call_types=tuple(call_types), groups=tuple(groups), population=population,
         hours=hours, calls=calls, warmup_s=run.warmup_s, batches=run.batches,
         start_s=_clock(run.start), drain_s=run.drain_s,
-        ivr=None if model.ivr is None else _flow(model.ivr, source, {q.name for q in queues}),
+        ivr=flow, ivr_callers=plan,
     )
 
 

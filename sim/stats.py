@@ -18,6 +18,12 @@ Conventions, the same everywhere (and in ``docs/scenarios.md``):
   that reached a queue (answered or abandoned), as Erlang A reports it.
 - ``aht_s`` is talk plus wrap-up per answered call; ``occupancy`` is the agents' busy time
   (reserved, ringing, on call, wrap-up) over their staffed time (busy plus ready).
+- With an IVR flow, a call counts in the queue the flow first handed it to; a call that ended in
+  the flow (self-service, hung up, voicemail or transfer from the flow) counts in no queue's
+  figures, only in the IVR figures (``IvrTally``): ``ivr_containment`` = calls the flow
+  finished in self-service / calls that entered it, ``ivr_abandon_rate`` = callers who hung up
+  in it / entered, ``ivr_mean_time_s`` = mean time in it (to its first hand-off). Per queue they
+  count the calls the flow handed to that queue or had chosen it for when they ended there.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["QueueReport", "Report", "Tally", "student_t975"]
+__all__ = ["IVR_FIGURES", "IvrTally", "QueueReport", "Report", "Tally", "student_t975"]
 
 #: Student's t, two-sided 95%, for 1..30 degrees of freedom.
 _T975 = (
@@ -98,9 +104,45 @@ FIGURES = ("p_wait", "asa_s", "mean_wait_s", "service_level", "p_abandon", "p_bl
            "occupancy", "queue_length_seen")
 
 
-def half_widths(batches: Iterable[Tally]) -> dict[str, float]:
+@dataclass(slots=True)
+class IvrTally:
+    """Calls that entered the IVR flow, by how they left it (one queue, one batch)."""
+
+    entered: int = 0
+    #: Finished by the flow with a normal hang-up.
+    self_service: int = 0
+    #: Hung up by the flow for another cause (no input, invalid input, step limit).
+    failed: int = 0
+    #: The caller hung up in the flow.
+    abandoned: int = 0
+    #: Seconds in the flow, to its first hand-off.
+    time_s: float = 0.0
+
+    def add(self, other: IvrTally) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def counts(self) -> dict[str, int]:
+        return {"entered": self.entered, "self_service": self.self_service,
+                "failed": self.failed, "abandoned": self.abandoned}
+
+    def figures(self) -> dict[str, float]:
+        n = self.entered
+        return {
+            "ivr_containment": self.self_service / n if n else math.nan,
+            "ivr_abandon_rate": self.abandoned / n if n else math.nan,
+            "ivr_mean_time_s": self.time_s / n if n else math.nan,
+        }
+
+
+#: The IVR figures, which get half-widths too.
+IVR_FIGURES = ("ivr_containment", "ivr_abandon_rate", "ivr_mean_time_s")
+
+
+def half_widths(batches: Iterable[Tally | IvrTally],
+                keys: tuple[str, ...] = FIGURES) -> dict[str, float]:
     """95% half-width of each figure by batch means (NaN where fewer than 2 batches count)."""
-    per: dict[str, list[float]] = {k: [] for k in FIGURES}
+    per: dict[str, list[float]] = {k: [] for k in keys}
     for tally in batches:
         for key, value in tally.figures().items():
             if not math.isnan(value):
@@ -128,13 +170,18 @@ class QueueReport:
     in_progress: int
     figures: Mapping[str, float]
     ci95: Mapping[str, float]
+    #: With an IVR flow: calls that entered it and how many left it each way
+    #: (``IvrTally.counts``); its figures are in ``figures`` and ``ci95``. None without a flow.
+    ivr: Mapping[str, int] | None = None
 
     def as_dict(self) -> dict[str, object]:
+        ivr = {} if self.ivr is None else {f"ivr_{k}": v for k, v in self.ivr.items()}
         return {
             "strategy": self.strategy,
             "offered": self.offered, "answered": self.answered, "abandoned": self.abandoned,
             "blocked": self.blocked, "rejected": self.rejected, "diverted": self.diverted,
             "in_progress": self.in_progress,
+            **ivr,
             **{k: _clean(v) for k, v in self.figures.items()},
             "ci95": {k: _clean(v) for k, v in self.ci95.items()},
         }

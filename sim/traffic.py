@@ -2,7 +2,8 @@
 
 Both drivers use it: the virtual-time runner and the real-time PBX. The draws for a call happen
 at its arrival and always in the same order (type, caller, talk, wrap-up, patience), so the same
-seed gives the same calls whatever the routing does with them.
+seed gives the same calls whatever the routing does with them. With an IVR flow a call's type is
+the flow's business: the arrival draws the caller and a seed for the caller's own stream.
 """
 
 from __future__ import annotations
@@ -66,3 +67,15 @@ class Traffic:
         wrap = ct.wrap_up.sample(rng)
         patience = ct.patience.sample(rng) if ct.patience is not None else None
         return _new_arrival(Arrival, (ct, caller, talk, wrap, patience))
+
+    def draw_ivr(self) -> tuple[str, int]:
+        """A caller of a scenario with an IVR flow: their number, and the seed of their own
+        stream (``sim.ivr_callers``), which draws the rest once the flow has said where the
+        call goes."""
+        rng = self.rng
+        self.count += 1
+        if self._population:
+            caller = caller_number(rng.randrange(self._population))
+        else:
+            caller = f"+1999{self.count:09d}"
+        return caller, rng.getrandbits(64)

@@ -23,22 +23,30 @@ from cti.core import (
     AgentLegFailed,
     AgentLegRinging,
     AgentStateChanged,
+    Announce,
     CallArrived,
     CallEnded,
     CallHungUp,
     CallRecord,
     CancelOffer,
+    CollectDigits,
     Command,
     ConnectAgent,
     CustomerLookupDone,
     CustomerRecord,
+    DataLookupDone,
+    DataLookupFailed,
+    DigitsEntered,
     Event,
     HangUp,
     LegFailure,
     LookupCustomer,
+    LookupData,
     Notification,
     Output,
     ParkWithMusic,
+    PlayPrompt,
+    PromptDone,
     Record,
     RecordingDone,
     Redirect,
@@ -101,6 +109,11 @@ class FakePbx:
     #: The offers the last output cancelled, by call.
     cancelled: dict[str, Offer] = field(default_factory=dict)
     tickets: list[TicketCreated] = field(default_factory=list)
+    #: IVR: the prompt or collection each call's flow is playing, the lookups asked for, and
+    #: the announcements made to callers in line.
+    media: dict[str, PlayPrompt | CollectDigits] = field(default_factory=dict)
+    data_lookups: dict[str, LookupData] = field(default_factory=dict)
+    announced: list[tuple[float, Announce]] = field(default_factory=list)
 
     # -- reading the switchboard's output ----------------------------------------------------
 
@@ -162,6 +175,21 @@ class FakePbx:
             self.lookups[cmd.call_id] = now
         elif isinstance(cmd, SetHold):
             assert cmd.call_id in self.bridged, f"holds {cmd.call_id}, which is not bridged"
+        elif isinstance(cmd, PlayPrompt | CollectDigits):
+            cid = cmd.call_id
+            assert cid in self.caller_up, f"plays to {cid}, whose caller is gone"
+            assert cid not in self.offers, f"plays to {cid} while it rings an agent"
+            assert cid not in self.bridged, f"plays to {cid}, bridged to an agent"
+            old = self.media.get(cid)
+            assert old is None or cmd.step > old.step, f"{cid}: step {cmd.step} after {old}"
+            assert cmd.prompts, cmd
+            self.media[cid] = cmd
+        elif isinstance(cmd, Announce):
+            assert cmd.call_id in self.parked, f"announces to {cmd.call_id}, which is not in line"
+            self.announced.append((now, cmd))
+        elif isinstance(cmd, LookupData):
+            assert cmd.call_id in self.caller_up, f"looks up for {cmd.call_id}, who is gone"
+            self.data_lookups[cmd.call_id] = cmd
         else:  # pragma: no cover - a command this PBX does not know
             raise AssertionError(f"unexpected command {cmd!r}")
 
@@ -195,6 +223,7 @@ class FakePbx:
 
     def _caller_gone(self, cid: str) -> None:
         self.caller_up.discard(cid)
+        self.media.pop(cid, None)
         self.bridged.pop(cid, None)
         self.channels.pop(cid, None)
         self.parked.discard(cid)
@@ -256,6 +285,22 @@ class FakePbx:
     def looked_up(self, cid: str, record: CustomerRecord | None) -> CustomerLookupDone:
         self.lookups.pop(cid, None)
         return CustomerLookupDone(cid, record)
+
+    def prompt_done(self, cid: str) -> PromptDone:
+        return PromptDone(cid, self.media[cid].step)
+
+    def digits(self, cid: str, digits: str) -> DigitsEntered:
+        media = self.media[cid]
+        assert isinstance(media, CollectDigits), f"keys for {cid}, which collects none: {media}"
+        return DigitsEntered(cid, digits, media.step)
+
+    def data_found(self, cid: str, record: Mapping[str, object] | None) -> DataLookupDone:
+        ask = self.data_lookups.pop(cid)
+        return DataLookupDone(cid, ask.request, record)
+
+    def data_failed(self, cid: str) -> DataLookupFailed:
+        ask = self.data_lookups.pop(cid)
+        return DataLookupFailed(cid, ask.request, "down")
 
 
 def check_record(rec: CallRecord, now: float) -> None:
@@ -342,6 +387,21 @@ class Drive:
 
     def hang_up(self, call_id: str, at: float | None = None) -> Output:
         return self.send(self.pbx.hang_up(call_id), at)
+
+    # IVR: the PBX playing a flow, and the shell answering its lookups.
+
+    def prompt_done(self, call_id: str, at: float | None = None) -> Output:
+        return self.send(self.pbx.prompt_done(call_id), at)
+
+    def press(self, call_id: str, digits: str, at: float | None = None) -> Output:
+        return self.send(self.pbx.digits(call_id, digits), at)
+
+    def found(self, call_id: str, record: Mapping[str, object] | None,
+              at: float | None = None) -> Output:
+        return self.send(self.pbx.data_found(call_id, record), at)
+
+    def lookup_failed(self, call_id: str, at: float | None = None) -> Output:
+        return self.send(self.pbx.data_failed(call_id), at)
 
     def offered_to(self, agent_id: str) -> str | None:
         """The call now ringing ``agent_id``, if any."""

@@ -7,16 +7,22 @@ from cti.core.agent import Agent, AgentInput, AgentState, AgentStatistics
 from cti.core.calendar import BusinessCalendar
 from cti.core.call import Call, CallInput, CallState, Disposition
 from cti.core.commands import (
+    Announce,
     CancelOffer,
+    CollectDigits,
     Command,
     ConnectAgent,
     HangUp,
     LookupCustomer,
+    LookupData,
     ParkWithMusic,
     PbxCommand,
     Play,
+    PlayPrompt,
+    PromptFile,
     Record,
     Redirect,
+    SayValue,
     SetHold,
 )
 from cti.core.config import (
@@ -46,10 +52,15 @@ from cti.core.events import (
     CallArrived,
     CallHungUp,
     CustomerLookupDone,
+    DataLookupDone,
+    DataLookupFailed,
+    DigitsEntered,
+    DigitsTimedOut,
     Event,
     ForceQueue,
     HoldCall,
     LegFailure,
+    PromptDone,
     RecordingDone,
     TransferCall,
     WrapUpDone,
@@ -70,7 +81,9 @@ from cti.core.switchboard import Output, Switchboard
 from cti.core.trunk import Trunk, TrunkInput, TrunkState, TrunkStatistics
 
 __all__ = [
-    "EMPTY", "Agent", "AgentConfig", "AgentInput", "AgentLegAnswered", "AgentLegFailed",
+    "EMPTY", "Agent", "Announce", "CollectDigits", "DataLookupDone", "DataLookupFailed",
+    "DigitsEntered", "DigitsTimedOut", "LookupData", "PlayPrompt", "PromptDone", "PromptFile",
+    "SayValue", "AgentConfig", "AgentInput", "AgentLegAnswered", "AgentLegFailed",
     "AgentLegRinging", "AgentLogin", "AgentLogout", "AgentNotReady", "AgentReady", "AgentState",
     "AgentStateChanged", "AgentStatistics", "BusinessCalendar", "Call", "CallArrived",
     "CallEnded", "CallHungUp", "CallInput", "CallRecord", "CallState", "CancelOffer", "Command",

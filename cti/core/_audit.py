@@ -64,6 +64,12 @@ def audit(sb: Switchboard, now: float) -> list[str]:
             problems.append(f"call {call.ident}: {call.state.value} but in no queue's count")
         if call.state is CallState.ENDED:
             problems.append(f"call {call.ident}: ended but still active")
+        if call.state is CallState.IN_IVR:
+            run = sb._ivr.runs.get(call.ident)
+            if run is None or run.call is not call:
+                problems.append(f"call {call.ident}: in the IVR without a session")
+            elif run.deadline is None or run.deadline < now:
+                problems.append(f"call {call.ident}: in the IVR past or without a deadline")
     for name, queue in sb.queues.items():
         total = (queue.answered + queue.abandoned + queue.blocked + queue.overflowed
                  + queue.in_progress)

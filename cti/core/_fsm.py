@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from cti.core.errors import InvalidTransition
 
-__all__ = ["FastEnum", "Machine", "TimedMachine", "mermaid"]
+__all__ = ["FastEnum", "Machine", "Timed", "TimedMachine", "mermaid"]
 
 
 class FastEnum(Enum):
@@ -30,6 +30,13 @@ class FastEnum(Enum):
     """
 
     __hash__ = object.__hash__
+
+
+class Timed(Protocol):
+    """What the switchboard's timer heap holds: anything with a deadline (the machines, and the
+    runs of IVR sessions). An entry whose ``deadline`` no longer equals its time is stale."""
+
+    deadline: float | None
 
 
 S = TypeVar("S", bound=Enum)

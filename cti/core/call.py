@@ -1,5 +1,10 @@
 """Call: arrived, screened, in IVR, queued, offered to an agent, connected, ended.
 
+An IVR call (its dialed number has a flow) goes SCREENED -> IN_IVR and leaves the flow for a
+queue, voicemail or an outside number, or ends there: ``self-service`` when the flow hung up
+normally, ``ivr-failed`` when it hung up for another cause (no input, invalid input, step limit),
+``ivr-abandoned`` when the caller hung up in it (``cti/core/ivr_calls.py``).
+
 Side paths: blocked (no trunk channel, or the queue refused it), rejected (blacklisted, or no
 route), abandoned (the caller hung up before an agent answered), overflowed (max wait sent it to
 another queue: QUEUED -> QUEUED, keeping its original enqueue time), voicemail (VOICEMAIL until
@@ -70,6 +75,10 @@ class Disposition(FastEnum):
     CLOSED = "closed"
     SELF_SERVICE = "self-service"
     CALLBACK_CANCELLED = "callback-cancelled"
+    #: The caller hung up in the IVR, before the flow handed the call on.
+    IVR_ABANDONED = "ivr-abandoned"
+    #: The flow hung up with a cause other than ``normal`` (no input, invalid input, ...).
+    IVR_FAILED = "ivr-failed"
 
 
 _S, _I = CallState, CallInput
@@ -92,6 +101,7 @@ TABLE = {
     (_S.IN_IVR, _I.TRANSFER_OUT): _S.ENDED,
     (_S.IN_IVR, _I.FINISH): _S.ENDED,
     (_S.IN_IVR, _I.BLOCK): _S.ENDED,
+    (_S.IN_IVR, _I.DISCONNECT): _S.ENDED,  # the queue the flow chose refused it (closed, full)
     (_S.IN_IVR, _I.HANGUP): _S.ENDED,
     (_S.QUEUED, _I.OFFER): _S.OFFERED,
     (_S.QUEUED, _I.OVERFLOW): _S.QUEUED,

@@ -12,12 +12,16 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import acd
 from cti.core.calendar import BusinessCalendar
 from cti.core.errors import ConfigurationError
 from cti.core.events import LegFailure
 from cti.core.records import EMPTY
+
+if TYPE_CHECKING:
+    from ivr import Flow
 
 __all__ = [
     "AgentConfig",
@@ -151,6 +155,9 @@ class SwitchboardConfig:
     lookup_timeout_s: float = 1.0
     ring: RingPolicy = RingPolicy()
     seed: int = 0
+    #: Dialed number -> the IVR flow callers of that number meet first (``ivr.load_flows``).
+    #: Empty: no call pays for the IVR.
+    flows: Mapping[str, Flow] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise ``ConfigurationError`` for the first problem found, naming its entry."""
@@ -207,6 +214,29 @@ class SwitchboardConfig:
                 raise ConfigurationError(f"ring.retry.{cause.value}", "must be >= 0 seconds")
         if not self.lookup_timeout_s > 0:
             raise ConfigurationError("lookup_timeout_s", "must be > 0")
+        self._check_flows(queues)
+
+    def _check_flows(self, queues: Mapping[str, QueueConfig]) -> None:
+        # What the flow files cannot know: that their queues exist here, and that their skill
+        # stages make a schedule the router takes (first at 0 s, increasing), so that no call
+        # finds out in the middle of its walk.
+        for number, flow in self.flows.items():
+            where = f"ivr.flows.{number}"
+            for ident, node in flow.nodes.items():
+                for key, name in node.queues():
+                    if name not in queues:
+                        raise ConfigurationError(
+                            where, f"{flow.source}: {ident}: {key}: unknown queue {name!r}")
+                skills = getattr(node, "skills", None)
+                if skills is None:
+                    continue
+                stages = ([(0.0, dict(skills))] if isinstance(skills, Mapping)
+                          else [(s.after, dict(s.require)) for s in skills])
+                try:
+                    acd.SkillSchedule.parse(f"{ident}.skills", stages)
+                except acd.ConfigError as exc:
+                    raise ConfigurationError(
+                        where, f"{flow.source}: {exc.entry}: {exc.problem}") from exc
 
     @staticmethod
     def _check_queue(q: QueueConfig) -> None:

@@ -24,10 +24,15 @@ __all__ = [
     "CallArrived",
     "CallHungUp",
     "CustomerLookupDone",
+    "DataLookupDone",
+    "DataLookupFailed",
+    "DigitsEntered",
+    "DigitsTimedOut",
     "Event",
     "ForceQueue",
     "HoldCall",
     "LegFailure",
+    "PromptDone",
     "RecordingDone",
     "TransferCall",
     "WrapUpDone",
@@ -105,6 +110,32 @@ class RecordingDone(Event):
     location: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PromptDone(Event):
+    """IVR: the prompts of a ``PlayPrompt`` or ``CollectDigits`` have finished playing. ``step``
+    is the command's; None: whatever the call is playing now."""
+
+    call_id: str
+    step: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigitsEntered(Event):
+    """IVR: DTMF from the caller during a ``CollectDigits``, one key or several (``0-9*#``)."""
+
+    call_id: str
+    digits: str
+    step: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigitsTimedOut(Event):
+    """IVR: a PBX that collects on its own (``play_and_get_digits``) got no key in time."""
+
+    call_id: str
+    step: int | None = None
+
+
 # -- results the shell fetched ----------------------------------------------------------------
 
 
@@ -117,6 +148,25 @@ class CustomerLookupDone(Event):
     call_id: str
     record: CustomerRecord | None
     data: Mapping[str, object] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class DataLookupDone(Event):
+    """The answer to a ``LookupData`` command: the record found (its fields become the flow's
+    variables), or None when nothing matched."""
+
+    call_id: str
+    request: int
+    record: Mapping[str, object] | None
+
+
+@dataclass(frozen=True, slots=True)
+class DataLookupFailed(Event):
+    """A ``LookupData`` could not be answered (the source is down or not configured)."""
+
+    call_id: str
+    request: int
+    reason: str = ""
 
 
 # -- agent commands ---------------------------------------------------------------------------

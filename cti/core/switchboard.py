@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import acd
 from cti.core import _audit
 from cti.core._builder import builder
-from cti.core._fsm import Machine
+from cti.core._fsm import Timed
 from cti.core.agent import Agent, AgentInput, AgentState
 from cti.core.call import Call, CallInput, CallState, Disposition
 from cti.core.commands import (
@@ -33,6 +33,7 @@ from cti.core.commands import (
     HangUp,
     LookupCustomer,
     ParkWithMusic,
+    PromptFile,
     Record,
     Redirect,
     SetHold,
@@ -50,14 +51,20 @@ from cti.core.events import (
     CallArrived,
     CallHungUp,
     CustomerLookupDone,
+    DataLookupDone,
+    DataLookupFailed,
+    DigitsEntered,
+    DigitsTimedOut,
     Event,
     ForceQueue,
     HoldCall,
     LegFailure,
+    PromptDone,
     RecordingDone,
     TransferCall,
     WrapUpDone,
 )
+from cti.core.ivr_calls import IvrCalls, IvrRun
 from cti.core.notifications import (
     AgentStateChanged,
     CallEnded,
@@ -76,6 +83,7 @@ __all__ = ["Output", "Switchboard"]
 # through the hook of ``EnumType.__getattr__`` on every read (about 70 ns in Python 3.11), a
 # global 4 ns, and one call's life reads a few dozen.
 _OFFERED, _CONNECTED, _CALLBACK = CallState.OFFERED, CallState.CONNECTED, CallState.CALLBACK
+_IN_IVR = CallState.IN_IVR
 _SCREEN, _ENQUEUE, _OFFER = CallInput.SCREEN, CallInput.ENQUEUE, CallInput.OFFER
 _ANSWER, _HANGUP = CallInput.ANSWER, CallInput.HANGUP
 _RESERVE, _AGENT_ANSWER, _AGENT_HANGUP = AgentInput.RESERVE, AgentInput.ANSWER, AgentInput.HANGUP
@@ -124,12 +132,13 @@ class Switchboard:
         self._want_cdr = wanted is None or CallEnded in wanted
         self._cmds: list[Command] = []
         self._notes: list[Notification] = []
-        self._timers: list[tuple[float, int, Machine[Any, Any]]] = []
+        #: Machines, and IVR runs, by deadline.
+        self._timers: list[tuple[float, int, Timed]] = []
         #: Machines armed since ``_timers`` was last brought up to date. Most deadlines are
         #: cleared within the step that set them (a reserve timeout by the answer, a wrap-up
         #: by the agent's wrap-up done), so they are pushed on the heap only if still set when
         #: the driver next asks for the deadline.
-        self._armed: list[Machine[Any, Any]] = []
+        self._armed: list[Timed] = []
         self._timer_seq = itertools.count()
         self._tickets = itertools.count(1)
         self._ticket_prefix = ticket_prefix
@@ -140,6 +149,7 @@ class Switchboard:
         self.arrived = 0
         self.ended: dict[str, int] = {d.value: 0 for d in Disposition}
         self.stale_events = 0
+        self._ivr = IvrCalls(self)
         self._apply_config(config, now)
         self._handlers: dict[type[Event], Callable[[Any, float], None]] = {
             CallArrived: self._on_arrived,
@@ -157,6 +167,11 @@ class Switchboard:
             TransferCall: self._on_transfer,
             HoldCall: self._on_hold,
             ForceQueue: self._on_force_queue,
+            PromptDone: self._ivr.on_prompt_done,
+            DigitsEntered: self._ivr.on_digits,
+            DigitsTimedOut: self._ivr.on_digits_timed_out,
+            DataLookupDone: self._ivr.on_lookup_done,
+            DataLookupFailed: self._ivr.on_lookup_failed,
         }
 
     # -- the driver's interface ------------------------------------------------------------
@@ -211,14 +226,18 @@ class Switchboard:
                 self._call_deadline(machine, now)
             elif isinstance(machine, Queue):
                 self._queue_deadline(machine, now)
+            else:
+                assert isinstance(machine, IvrRun)
+                self._ivr.on_timer(machine, now)
         for match in self.router.on_timer(now):
             self._offer(match, now)
         return self._flush()
 
     def reconfigure(self, config: SwitchboardConfig, now: float) -> Output:
         """Adopt a new configuration (SIGHUP): queues get their new strategy, skills, limits
-        and calendar in place, new queues and trunks appear, the roster is replaced. Calls in
-        progress and logged-in agents stay as they are. A queue missing from the new
+        and calendar in place, new queues and trunks appear, the roster and the IVR flows are
+        replaced (for new calls: a call in a flow finishes its own). Calls in progress and
+        logged-in agents stay as they are. A queue missing from the new
         configuration keeps running until its calls are done. Raises ``ConfigurationError``
         (nothing changed) if the configuration is invalid."""
         config.validate()
@@ -262,6 +281,8 @@ class Switchboard:
                 self.trunks[tc.name].capacity = tc.capacity
         self.trunks.setdefault("default", Trunk("default", None, now))
         self._roster = {a.agent_id: a for a in config.agents}
+        #: Dialed number -> IVR flow; read once per arrival, and only when not empty.
+        self._flows = config.flows
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -290,6 +311,11 @@ class Switchboard:
         if ev.caller in cfg.blacklist:
             self._finish(call, CallInput.REJECT, Disposition.REJECTED, now, hangup="rejected")
             return
+        if self._flows and ev.queue is None:  # only a site with IVR flows pays for this
+            flow = self._flows.get(ev.dialed)
+            if flow is not None:
+                self._ivr.admit(call, flow, name, ev.priority, now)
+                return
         if name is None:
             self._finish(call, CallInput.REJECT, Disposition.REJECTED, now, hangup="no-route")
             return
@@ -321,6 +347,8 @@ class Switchboard:
 
     def _screened(self, call: Call, now: float) -> None:
         call.fire(CallInput.SCREEN, now)
+        if self._ivr.pending and self._ivr.screened(call, now):
+            return
         assert call.queue is not None
         self._enter_queue(call, call.queue, CallInput.ENQUEUE, now)
 
@@ -385,9 +413,12 @@ class Switchboard:
             cause = why.value if why is not Disposition.BLOCKED else "queue-full"
             self._finish(call, CallInput.DISCONNECT, why, now, hangup=cause)
 
-    def _start_callback(self, call: Call, now: float) -> None:
-        call.callback_number = call.caller
-        self._cmds.append(HangUp(call.ident, "callback-scheduled"))
+    def _start_callback(self, call: Call, now: float, number: str | None = None,
+                        prompt: PromptFile | None = None) -> None:
+        """The caller keeps their place and hangs up (after ``prompt``: an IVR's confirmation);
+        the call is dialled out to ``number`` (default: the caller) at the head of the line."""
+        call.callback_number = number or call.caller
+        self._cmds.append(HangUp(call.ident, "callback-scheduled", prompt))
         self._release_channel(call, now)
         if self._want_ticket:
             self._notes.append(TicketCreated(
@@ -570,6 +601,11 @@ class Switchboard:
             agent.call_id = None
             self._agent_fire(agent, AgentInput.CALLER_GONE, now)
             self._released(agent, now)
+        elif state is _IN_IVR:
+            self._ivr.hung_up(call, now)
+            return
+        elif self._ivr.pending:  # gone during the customer lookup, before its flow
+            self._ivr.forget(call.ident)
         answered = call.answered_at is not None
         self._finish(call, _HANGUP,
                      _ANSWERED if answered else Disposition.ABANDONED, now)
@@ -912,7 +948,7 @@ class Switchboard:
             queue.ident, queue.is_open, self.router.waiting(queue.ident), now,
         ))
 
-    def _arm(self, machine: Machine[Any, Any], when: float | None) -> None:
+    def _arm(self, machine: Timed, when: float | None) -> None:
         machine.deadline = when
         if when is not None:
             self._armed.append(machine)
@@ -922,7 +958,7 @@ class Switchboard:
         armed = [m for m in self._armed if m.deadline is not None]
         self._armed.clear()
         if len(armed) > 1:  # keep each machine's last arming, so ties fire in arming order
-            seen: set[Machine[Any, Any]] = set()
+            seen: set[Timed] = set()
             last = []
             for machine in reversed(armed):
                 if machine not in seen:
