@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from adapters.esl.client import EslClient, Resync
 from adapters.esl.control import CallControl, ControlOptions
+from adapters.esl.media import SendMsg
 from cti.core import CtiError, PbxCommand
 from cti.core import Event as CoreEvent
 
@@ -35,7 +36,7 @@ class FreeswitchAdapter:
         self._runtime: Runtime | None = None
         self._running = False
         #: Commands (and the leg each originate creates) given before the link first came up.
-        self._waiting: list[tuple[str, str | None]] = []
+        self._waiting: list[tuple[str | SendMsg, str | None]] = []
         self.commands_sent = 0
         self.commands_failed = 0  # lost with the link
         self.commands_refused = 0  # answered -ERR
@@ -85,14 +86,17 @@ class FreeswitchAdapter:
             return False
         return True
 
-    def _send(self, command: str, leg: str | None) -> None:
+    def _send(self, command: str | SendMsg, leg: str | None) -> None:
         if self._running:
             self._command(command, leg)
         else:
             self._waiting.append((command, leg))
 
-    def _command(self, command: str, leg: str | None) -> None:
+    def _command(self, command: str | SendMsg, leg: str | None) -> None:
         self.commands_sent += 1
+        if isinstance(command, SendMsg):
+            self._sendmsg(command)
+            return
 
         def settled(result: str | None, error: Exception | None) -> None:
             if error is not None or result is None:
@@ -102,6 +106,21 @@ class FreeswitchAdapter:
             self._settled(command, leg, result)
 
         self.client.bgapi_then(command, settled)
+
+    def _sendmsg(self, msg: SendMsg) -> None:
+        headers = msg.headers
+        what = (f"sendmsg {msg.uuid} "
+                f"{headers.get('execute-app-name') or headers.get('call-command')}")
+
+        def settled(result: str | None, error: Exception | None) -> None:
+            if error is not None or result is None:
+                self.commands_failed += 1
+                log.warning("%s: %s", what, error)
+            elif result.startswith("-ERR"):
+                self.commands_refused += 1  # the channel is gone: its hang-up says the rest
+                log.debug("%s: %s", what, result.strip())
+
+        self.client.sendmsg_then(msg.uuid, dict(msg.headers), settled)
 
     def _settled(self, command: str, leg: str | None, result: str) -> None:
         if leg is not None:

@@ -378,6 +378,36 @@ class EslClient:
 
         reply.add_done_callback(on_reply)
 
+    def sendmsg_then(self, uuid: str, headers: dict[str, str], done: JobCallback) -> None:
+        """``sendmsg <uuid>`` with ``headers`` (``call-command: execute``, ``execute-app-name``,
+        ``execute-app-arg``, ``Event-UUID``, ...): ``done(reply_text, None)`` once FreeSWITCH
+        has queued it on the channel (``+OK``, or ``-ERR ...`` when it refused), or
+        ``done(None, EslLinkLost)``; never called before this returns.
+
+        On the events connection, behind the ``bgapi`` commands given before it, so a channel
+        gets its commands in the order the adapter gave them. What the application did
+        arrives later as CHANNEL_EXECUTE_COMPLETE, whose ``Application-UUID`` is the
+        ``Event-UUID`` given here.
+        """
+        loop = asyncio.get_running_loop()
+        conn = self._events_conn
+        if conn is None or not self.connected:
+            loop.call_soon(done, None, EslLinkLost("not connected to FreeSWITCH"))
+            return
+        what = f"sendmsg {uuid}"
+        reply = conn.send(what, headers)
+        overdue = loop.call_later(self.command_timeout_s, self._no_reply, reply, what)
+
+        def on_reply(fut: asyncio.Future[Reply]) -> None:
+            overdue.cancel()
+            error = fut.exception()
+            if error is not None:
+                done(None, error if isinstance(error, Exception) else EslLinkLost(str(error)))
+            else:
+                done(fut.result().text, None)
+
+        reply.add_done_callback(on_reply)
+
     def _no_reply(self, reply: asyncio.Future[Reply], what: str) -> None:
         if reply.done():
             return

@@ -20,7 +20,8 @@ means every channel known before is gone.
 
 Sans-IO: ``CallControl`` is given a ``submit`` function (the runtime's, returning whether the
 switchboard took the event) and a ``send`` function (queue one API command for ``bgapi``, with
-the leg an ``originate`` creates, whose job result comes back through ``on_job_result``).
+the leg an ``originate`` creates, whose job result comes back through ``on_job_result``; or a
+``SendMsg`` for the IVR's media, see ``adapters.esl.media``).
 """
 
 from __future__ import annotations
@@ -32,19 +33,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from adapters.esl.media import IvrMedia, SendMsg
 from cti.core import (
     AgentLegAnswered,
     AgentLegFailed,
     AgentLegRinging,
+    Announce,
     CallArrived,
     CallHungUp,
     CancelOffer,
+    CollectDigits,
     ConnectAgent,
     HangUp,
     LegFailure,
     ParkWithMusic,
     PbxCommand,
     Play,
+    PlayPrompt,
     Record,
     RecordingDone,
     Redirect,
@@ -120,6 +125,8 @@ class ControlOptions:
     callback_endpoint: str = "sofia/gateway/pstn/{number}"
     #: The trunk a call uses when its channel has no ``cti_trunk`` variable.
     trunk: str = "default"
+    #: mod_say's language for the values an IVR speaks (positions, amounts, dates).
+    say_language: str = "en"
 
 
 @dataclass(slots=True)
@@ -131,6 +138,8 @@ class _Call:
     customer_leg: str | None = None  # a callback's leg to the customer, while it rings
     callback_number: str | None = None
     voicemail: bool = False
+    #: The music the call's queue plays it (to resume after an announcement).
+    music: str | None = None
 
 
 @dataclass(slots=True)
@@ -151,7 +160,7 @@ class CallControl:
         self,
         options: ControlOptions,
         submit: Callable[[CoreEvent], bool],
-        send: Callable[[str, str | None], None],
+        send: Callable[[str | SendMsg, str | None], None],
         new_uuid: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.options = options
@@ -164,6 +173,8 @@ class CallControl:
         #: Answered legs (agent, or a callback's customer) to bridge once they reach park.
         self._bridge_on_park: dict[str, str] = {}
         self.ignored_events = 0
+        self.media = IvrMedia(lambda command: send(command, None), submit, new_uuid,
+                              prompts=options.prompts, language=options.say_language)
 
     # -- FreeSWITCH to the switchboard ------------------------------------------------------
 
@@ -285,8 +296,12 @@ class CallControl:
             call.voicemail = False
             self._submit(RecordingDone(call.call_id, h.get("Record-File-Path", "")))
 
+    def _on_execute_complete(self, h: Mapping[str, str]) -> None:
+        self.media.on_complete(h)
+
     _HANDLERS: ClassVar[dict[str, Callable[[CallControl, Mapping[str, str]], None]]] = {
         "CHANNEL_PARK": _on_park,
+        "CHANNEL_EXECUTE_COMPLETE": _on_execute_complete,
         "CHANNEL_CREATE": _on_created,
         "CHANNEL_PROGRESS": _on_progress,
         "CHANNEL_PROGRESS_MEDIA": _on_progress,
@@ -345,6 +360,8 @@ class CallControl:
 
     def _forget(self, cid: str) -> _Call | None:
         call = self.calls.pop(cid, None)
+        if call is not None:
+            self.media.forget(cid)
         if call is not None and call.uuid is not None:
             self._by_uuid.pop(call.uuid, None)
             self._bridge_on_park.pop(call.uuid, None)
@@ -424,7 +441,8 @@ class CallControl:
             return
         self._unbridge(call)  # transferred back into a queue
         music = self.options.music if cmd.music == "default" else cmd.music
-        self._send(f"uuid_broadcast {call.uuid} {_arg(music)} aleg")
+        call.music = _arg(music)
+        self._send(f"uuid_broadcast {call.uuid} {call.music} aleg")
 
     def _play(self, cmd: PbxCommand) -> None:
         assert isinstance(cmd, Play)
@@ -456,7 +474,30 @@ class CallControl:
         call = self._forget(cmd.call_id)
         if call is not None and call.uuid is not None:
             self._drop_leg(call)
-            self._kill(call.uuid, q850_cause(cmd.cause))
+            if cmd.prompt is not None:  # an IVR's goodbye, then the line is cleared
+                self.media.goodbye(call.uuid, cmd.prompt, q850_cause(cmd.cause))
+            else:
+                self._kill(call.uuid, q850_cause(cmd.cause))
+
+    def _ivr_play(self, cmd: PbxCommand) -> None:
+        assert isinstance(cmd, PlayPrompt)
+        if (u := self._channel(cmd.call_id)) is not None:
+            self.media.play(u, cmd)
+
+    def _ivr_collect(self, cmd: PbxCommand) -> None:
+        assert isinstance(cmd, CollectDigits)
+        if (u := self._channel(cmd.call_id)) is not None:
+            self.media.collect(u, cmd)
+
+    def _announce(self, cmd: PbxCommand) -> None:
+        assert isinstance(cmd, Announce)
+        call = self.calls.get(cmd.call_id)
+        if call is not None and call.uuid is not None:
+            self.media.announce(call.uuid, cmd, call.music or _arg(self.options.music))
+
+    def _channel(self, call_id: str) -> str | None:
+        call = self.calls.get(call_id)
+        return call.uuid if call is not None else None
 
     def _hold(self, cmd: PbxCommand) -> None:
         assert isinstance(cmd, SetHold)
@@ -473,6 +514,9 @@ class CallControl:
         Redirect: _redirect,
         HangUp: _hang_up,
         SetHold: _hold,
+        PlayPrompt: _ivr_play,
+        CollectDigits: _ivr_collect,
+        Announce: _announce,
     }
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -497,7 +541,7 @@ class CallControl:
         if call.leg is not None and self.legs.pop(call.leg, None) is not None:
             self._kill(call.leg, "NORMAL_CLEARING")
 
-    def _send(self, command: str, leg: str | None = None) -> None:
+    def _send(self, command: str | SendMsg, leg: str | None = None) -> None:
         self._sender(command, leg)
 
     def _kill(self, u: str, cause: str) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from sim.freeswitch.apps import Messages
 from sim.freeswitch.channels import CAUSES, Channel, usec
 from sim.freeswitch.events import Core, SimEvent
 
@@ -85,6 +86,8 @@ class Switch:
         self.on_hangup: Callable[[Channel], None] | None = None
         self.on_transfer: Callable[[Channel], None] | None = None
         self.on_create: Callable[[Channel], None] | None = None
+        #: ``sendmsg``: the applications clients run on channels, in turn.
+        self.messages = Messages(self)
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
         self.endpoints[endpoint.name] = endpoint
@@ -259,14 +262,18 @@ class Switch:
         ch.call_state = "ACTIVE"
 
     def _run_app(self, ch: Channel, app: str, data: str, *, complete: bool) -> None:
+        self.run_app(ch, app, data)
+        if complete:
+            self.app_done(ch, app, data, "_none_")
+
+    def run_app(self, ch: Channel, app: str, data: str, app_uuid: str = "") -> None:
+        """CHANNEL_EXECUTE; ``app_uuid`` is a ``sendmsg``'s Event-UUID (a new one if none)."""
         ch.application, ch.application_data = app, data
         ch.set_vars([("current_application", app), ("current_application_data", data)])
-        ch.app_uuid = str(uuidlib.uuid4())
+        ch.app_uuid = app_uuid or str(uuidlib.uuid4())
         self.emit(ch, "CHANNEL_EXECUTE", after=ch.application_headers(app, data))
-        if complete:
-            self._app_done(ch, app, data, "_none_")
 
-    def _app_done(self, ch: Channel, app: str, data: str, response: str) -> None:
+    def app_done(self, ch: Channel, app: str, data: str, response: str) -> None:
         ch.set_vars([("last_app", app), ("last_arg", data)])
         self.emit(ch, "CHANNEL_EXECUTE_COMPLETE",
                   after=ch.application_headers(app, data, response))
@@ -280,7 +287,7 @@ class Switch:
         if ch.parked:
             ch.parked = False
             self.emit(ch, "CHANNEL_UNPARK")
-            self._app_done(ch, "park", "", "_none_")
+            self.app_done(ch, "park", "", "_none_")
 
     # -- media --------------------------------------------------------------------------------
 
@@ -303,9 +310,10 @@ class Switch:
         length = self.prompts.get(path, self.prompt_s)
         if data.startswith("local_stream://") or length < 0:
             return  # music on hold loops until something stops it
-        self.later(ch, "playback", length, lambda: self._played(ch, length))
+        self.later(ch, "playback", length, lambda: self.played(ch, length))
 
-    def _played(self, ch: Channel, length: float) -> None:
+    def played(self, ch: Channel, length: float) -> None:
+        """What plays has ended after ``length`` seconds; the channel's next message runs."""
         if ch.playback is None:
             return
         app, data = ch.playback
@@ -313,8 +321,9 @@ class Switch:
         ms = int(length * 1000)
         ch.set_vars([("playback_seconds", str(ms // 1000)), ("playback_ms", str(ms)),
                      ("playback_samples", str(ms * 8))])
-        self._app_done(ch, app, data, "FILE PLAYED")
+        self.app_done(ch, app, data, "FILE PLAYED")
         ch.application, ch.application_data = ("park", "") if ch.parked else ("", "")
+        self.messages.pump(ch)
 
     def stop_playback(self, ch: Channel) -> None:
         """What was playing ends (playback answers FILE PLAYED when interrupted too)."""
@@ -325,7 +334,8 @@ class Switch:
         handle = ch.timers.pop("playback", None)
         if handle is not None:
             handle.cancel()
-        self._app_done(ch, app, data, "FILE PLAYED")
+        self.app_done(ch, app, data, "FILE PLAYED")
+        self.messages.pump(ch)
 
     def send_dtmf(self, uuid: str, digits: str, duration_ms: int = 2000) -> bool:
         ch = self.get(uuid)

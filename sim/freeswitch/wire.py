@@ -246,6 +246,9 @@ class _Listener:
             job_uuid = command.header("Job-UUID") or str(uuidlib.uuid4())
             self.reply(f"+OK Job-UUID: {job_uuid}", [("Job-UUID", job_uuid)])
             self.fs.start_job(job_uuid, api_cmd, arg)
+        elif name == "sendmsg":
+            headers = {k.lower(): v for k, v in command.headers.items()}
+            self.reply(self.fs.switch.messages.sendmsg(command.arg.strip(), headers))
         elif name == "event":
             self._event(command.arg.split())
         elif name == "nixevent":
