@@ -1,12 +1,12 @@
-"""The PBX link a daemon's configuration asks for (``[freeswitch]`` or ``[sip]``), built for
-``cti serve``."""
+"""The PBX link a daemon's configuration asks for (``[freeswitch]``, ``[sip]`` or
+``[kamailio]``), built for ``cti serve``."""
 
 from __future__ import annotations
 
-from cti.config import FreeswitchModel, Settings, SipModel
+from cti.config import FreeswitchModel, KamailioModel, Settings, SipModel
 from cti.runtime import PbxLink
 
-__all__ = ["freeswitch_link", "pbx_link", "sip_link"]
+__all__ = ["freeswitch_link", "kamailio_link", "pbx_link", "sip_link"]
 
 
 def pbx_link(settings: Settings) -> PbxLink | None:
@@ -16,6 +16,8 @@ def pbx_link(settings: Settings) -> PbxLink | None:
         return freeswitch_link(settings.freeswitch)
     if settings.sip is not None:
         return sip_link(settings.sip)
+    if settings.kamailio is not None:
+        return kamailio_link(settings.kamailio)
     return None
 
 
@@ -48,3 +50,19 @@ def sip_link(sip: SipModel) -> PbxLink:
         wait_per_position_s=sip.wait_per_position_s,
     )
     return SipRedirectAdapter(options, host=sip.host, port=sip.port, transport=sip.transport)
+
+
+def kamailio_link(kam: KamailioModel) -> PbxLink:
+    """Kamailio in front of the ACD, evapi mode (``[kamailio]``)."""
+    from adapters.kamailio.adapter import KamailioAdapter  # noqa: PLC0415
+    from adapters.kamailio.router import EvapiOptions  # noqa: PLC0415
+    from adapters.sip.redirect_server import DEFAULT_RESPONSES  # noqa: PLC0415
+
+    options = EvapiOptions(
+        responses={**DEFAULT_RESPONSES, **kam.responses}, ring_margin_s=kam.ring_margin_s,
+        provisional_timeout_s=kam.provisional_timeout_s,
+        wait_per_position_s=kam.wait_per_position_s, trunk=kam.trunk,
+    )
+    return KamailioAdapter(options, host=kam.host, port=kam.port,
+                           max_frame=kam.max_message_bytes,
+                           reconnect_max_s=kam.reconnect_max_s)

@@ -1,6 +1,7 @@
 """SIP (RFC 3261), sans-IO: messages parsed and built, UDP datagrams and TCP streams framed,
 server transactions with timers as data, and the responses a UAS builds. A thin asyncio
-transport and the redirect-server and Kamailio modes sit on top of these."""
+transport and the redirect server sit on top of these (Kamailio's evapi mode, which needs no SIP
+of its own, is ``adapters.kamailio``)."""
 
 from adapters.sip.errors import SipProtocolError
 from adapters.sip.header_values import (

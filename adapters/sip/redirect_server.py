@@ -29,9 +29,9 @@ counts as answered (``AgentLegRinging`` + ``AgentLegAnswered``) and the call as 
 (``CallHungUp`` at once): the agent goes to wrap-up and becomes ready after the queue's
 ``wrap_up_s``. The agent's true busy state must then come from somewhere else: agent commands
 over the bus (``not-ready`` while on a call, ``ready`` after), or a mode that sees the dialog
-(Kamailio's dialog events, not built yet). Talk times and handle times the ACD reports in this
-mode are therefore zero, and an agent may get a new call while still on the previous one unless
-their desktop keeps their state right.
+(Kamailio's evapi mode, ``adapters/kamailio/``). Talk times and handle times the ACD reports in
+this mode are therefore zero, and an agent may get a new call while still on the previous one
+unless their desktop keeps their state right.
 
 Follow-up events are handed to ``submit`` from inside ``execute``; the shell must apply them
 after the current switchboard step (``loop.call_soon``), never re-entrantly, and call
