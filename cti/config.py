@@ -237,6 +237,7 @@ class FreeswitchModel(_Model):
     context: str = "default"  # dialplan context for transfers to outside numbers
     music: str = "local_stream://moh"  # music on hold for queues whose music is "default"
     prompts: str = "/usr/share/freeswitch/sounds/cti"  # {prompts}/{name}.wav
+    say_language: str = "en"  # mod_say's language for what an IVR speaks
     recordings: str = "/var/lib/freeswitch/recordings/cti"
     record_calls: bool = False  # record every answered call; the path goes in its record
     callback_endpoint: str = "sofia/gateway/pstn/{number}"

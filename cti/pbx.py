@@ -34,7 +34,7 @@ def freeswitch_link(fs: FreeswitchModel) -> PbxLink:
     options = ControlOptions(
         destinations=frozenset(fs.destinations), context=fs.context, music=fs.music,
         prompts=fs.prompts, recordings=fs.recordings, record_calls=fs.record_calls,
-        callback_endpoint=fs.callback_endpoint, trunk=fs.trunk,
+        callback_endpoint=fs.callback_endpoint, trunk=fs.trunk, say_language=fs.say_language,
     )
     return FreeswitchAdapter(client, options)
 

@@ -74,7 +74,8 @@ async def until(cond: Callable[[], bool], what: str, timeout_s: float = 10.0) ->
 
 
 @contextlib.asynccontextmanager
-async def daemon(scenario: Scenario, *endpoints: Endpoint) -> AsyncIterator[Daemon]:
+async def daemon(scenario: Scenario, *endpoints: Endpoint,
+                 record_calls: bool = False) -> AsyncIterator[Daemon]:
     async with SimFreeSwitch(port=0, speed=SPEED, heartbeat_s=0.5) as fs:
         # Phones that answer after a second, unless the test gives its own.
         for g in scenario.groups:
@@ -85,7 +86,8 @@ async def daemon(scenario: Scenario, *endpoints: Endpoint) -> AsyncIterator[Daem
         client = EslClient("127.0.0.1", fs.port, "ClueCon", events=CallControl.EVENTS,
                            heartbeat_timeout_s=3.0,
                            backoff_base_s=0.05, backoff_max_s=0.2)
-        adapter = FreeswitchAdapter(client, ControlOptions(destinations=frozenset({"3000"})))
+        adapter = FreeswitchAdapter(client, ControlOptions(
+            destinations=frozenset({"3000"}), recordings="/rec", record_calls=record_calls))
         settings = Settings(scenario.config, None, DaemonModel(), scenario.source)
         runtime = Runtime(settings, pbx=adapter, speed=SPEED)
         ready = asyncio.Event()
@@ -150,6 +152,18 @@ async def test_a_full_call_carries_its_data_to_the_agent_leg_and_ends_in_wrap_up
         await until(lambda: agent_leg.hungup, "agent leg hung up")
         await until(lambda: d.agent(talking[0]) is AgentState.READY, "ready after wrap-up")
         assert queue(d).answered == 1  # type: ignore[attr-defined]
+
+
+async def test_a_recorded_call_carries_its_recording_in_the_call_record() -> None:
+    scenario = parse_scenario(TWO_AGENTS)
+    async with daemon(scenario, record_calls=True) as d:
+        caller = call(d)
+        await until(lambda: caller.partner is not None, "bridged")
+        path = f"/rec/{caller.uuid}.wav"
+        await until(lambda: path in caller.recordings, "FreeSWITCH records the conversation")
+        board = d.runtime.switchboard
+        await until(lambda: board.calls[caller.uuid].data.get("recording") == path,
+                    "the call's data names the recording")
 
 
 async def test_ring_no_answer_then_another_agent_takes_the_call() -> None:

@@ -140,6 +140,33 @@ def test_a_full_call_parks_rings_bridges_and_ends_with_its_record() -> None:
     assert not h.control.legs
 
 
+def test_a_recorded_conversation_is_in_the_call_record() -> None:
+    h = Harness(ControlOptions(recordings="/rec", record_calls=True))
+    h.login("a1")
+    h.park("caller-1", variable_cti_queue="q")
+    h.originated()
+    h.fs("CHANNEL_CREATE", "leg-1")
+    h.answer("leg-1")
+    assert h.take() == ["uuid_bridge caller-1 leg-1",
+                        "uuid_record caller-1 start /rec/caller-1.wav"]
+    h.fs("CHANNEL_HANGUP_COMPLETE", "caller-1", **{"Hangup-Cause": "NORMAL_CLEARING"})
+    (rec,) = h.records()
+    assert rec.record.data["recording"] == "/rec/caller-1.wav"
+
+
+def test_an_unrecorded_call_names_no_recording() -> None:
+    h = Harness()
+    h.login("a1")
+    h.park("caller-1", variable_cti_queue="q")
+    h.originated()
+    h.fs("CHANNEL_CREATE", "leg-1")
+    h.answer("leg-1")
+    assert h.take() == ["uuid_bridge caller-1 leg-1"]
+    h.fs("CHANNEL_HANGUP_COMPLETE", "caller-1", **{"Hangup-Cause": "NORMAL_CLEARING"})
+    (rec,) = h.records()
+    assert "recording" not in rec.record.data
+
+
 def test_ring_no_answer_goes_to_another_agent() -> None:
     h = Harness()
     h.login("a1", "a2")

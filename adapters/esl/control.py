@@ -52,6 +52,7 @@ from cti.core import (
     PlayPrompt,
     Record,
     RecordingDone,
+    RecordingStarted,
     Redirect,
     SetHold,
 )
@@ -527,6 +528,7 @@ class CallControl:
         if self.options.record_calls:
             path = f"{self.options.recordings}/{_arg(call.call_id)}.wav"
             self._send(f"uuid_record {call.uuid} start {path}")
+            self._submit(RecordingStarted(call.call_id, path))
 
     def _unbridge(self, call: _Call) -> None:
         """Take the customer out of a bridge with an agent and back into park."""

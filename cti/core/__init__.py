@@ -62,6 +62,7 @@ from cti.core.events import (
     LegFailure,
     PromptDone,
     RecordingDone,
+    RecordingStarted,
     TransferCall,
     WrapUpDone,
 )
@@ -91,7 +92,8 @@ __all__ = [
     "Disposition", "Event", "ForceQueue", "HangUp", "HoldCall", "InvalidTransition", "LegFailure",
     "LocalProtocolError", "LookupCustomer", "Notification", "Output", "ParkWithMusic",
     "PbxCommand", "Phase", "Play", "Queue", "QueueConfig", "QueueInput", "QueueState",
-    "QueueStatistics", "QueueStats", "Record", "RecordingDone", "Redirect", "RemoteProtocolError",
+    "QueueStatistics", "QueueStats", "Record", "RecordingDone", "RecordingStarted", "Redirect",
+    "RemoteProtocolError",
     "RingPolicy", "ScreenPop", "SetHold", "Switchboard", "SwitchboardConfig",
     "SwitchboardStatistics", "Target", "TargetKind", "TicketCreated", "TicketUpdated",
     "TransferCall", "Trunk",

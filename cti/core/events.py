@@ -34,6 +34,7 @@ __all__ = [
     "LegFailure",
     "PromptDone",
     "RecordingDone",
+    "RecordingStarted",
     "TransferCall",
     "WrapUpDone",
 ]
@@ -108,6 +109,15 @@ class RecordingDone(Event):
 
     call_id: str
     location: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStarted(Event):
+    """The PBX records the call's conversation at ``location`` (``[freeswitch] record_calls``);
+    the call's record carries it as ``data["recording"]``."""
+
+    call_id: str
+    location: str
 
 
 @dataclass(frozen=True, slots=True)

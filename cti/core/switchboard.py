@@ -61,6 +61,7 @@ from cti.core.events import (
     LegFailure,
     PromptDone,
     RecordingDone,
+    RecordingStarted,
     TransferCall,
     WrapUpDone,
 )
@@ -159,6 +160,7 @@ class Switchboard:
             AgentLegFailed: self._on_leg_failed,
             CallHungUp: self._on_hung_up,
             RecordingDone: self._on_recording_done,
+            RecordingStarted: self._on_recording_started,
             AgentLogin: self._on_login,
             AgentLogout: self._on_logout,
             AgentReady: self._on_ready,
@@ -617,6 +619,15 @@ class Switchboard:
             return
         self._voicemail_ticket(call, ev.location, now)
         self._finish(call, CallInput.RECORDED, Disposition.VOICEMAIL, now, hangup="normal")
+
+    def _on_recording_started(self, ev: RecordingStarted, now: float) -> None:
+        call = self.calls.get(ev.call_id)
+        if call is None:
+            self.stale_events += 1
+            return
+        # In the data, so the call record (and the store's row) says where the conversation
+        # is; a transfer that starts a second recording keeps the first one's place.
+        call.data.setdefault("recording", ev.location)
 
     def _voicemail_ticket(self, call: Call, location: str, now: float) -> None:
         if self._want_ticket:
