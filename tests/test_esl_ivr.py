@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -217,3 +218,68 @@ def test_the_messages_written_name_the_application_and_carry_the_step_back() -> 
     control.on_event("CHANNEL_EXECUTE_COMPLETE", {"Unique-ID": "u1",
                                                   "Application-UUID": app_uuid})
     assert len(seen) == 3
+
+
+@pytest.mark.asyncio
+async def test_the_water_utility_flow_runs_over_the_socket_with_simulated_callers() -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from cti.config import DaemonModel, Settings  # noqa: PLC0415
+    from cti.core import AgentLogin, AgentReady, AgentState  # noqa: PLC0415
+    from cti.runtime import Runtime  # noqa: PLC0415
+    from sim.freeswitch.driver import EslTrafficDriver  # noqa: PLC0415
+    from sim.freeswitch.switch import Endpoint  # noqa: PLC0415
+    from sim.scenario import load_scenario  # noqa: PLC0415
+
+    speed = 100.0
+    scenario = load_scenario(Path(__file__).parent.parent / "sim/scenarios/water-utility.toml")
+    plan = scenario.ivr_callers
+    assert plan is not None
+    async with SimFreeSwitch(port=0, speed=speed, heartbeat_s=0.5) as fs:
+        for g in scenario.groups:
+            for agent_id in g.agent_ids:
+                fs.switch.add_endpoint(Endpoint.answering(f"user/{agent_id}", 1.0))
+        client = EslClient("127.0.0.1", fs.port, "ClueCon", events=CallControl.EVENTS)
+        adapter = FreeswitchAdapter(client, ControlOptions(
+            destinations=frozenset({plan.number})))
+        # A Wednesday at 09:00 UTC, so the billing line is open whenever the test runs.
+        opened, started = 1_772_614_800.0, time.monotonic()
+        runtime = Runtime(Settings(scenario.config, None, DaemonModel(), scenario.source),
+                          pbx=adapter, speed=speed,
+                          clock=lambda: opened + speed * (time.monotonic() - started))
+        ready = asyncio.Event()
+        task = asyncio.create_task(runtime.run(ready=ready, signals=False))
+        try:
+            await asyncio.wait_for(ready.wait(), 10)
+            await until(lambda: client.connected and fs.listener_info() != [], "connected")
+            for g in scenario.groups:
+                for agent_id in g.agent_ids:
+                    runtime.submit(AgentLogin(agent_id))
+                    runtime.submit(AgentReady(agent_id))
+            driver = EslTrafficDriver(fs, scenario, speed=speed, calls=12)
+            asked = 0
+            keys = fs.switch.messages.keys
+
+            def counting(ch: Channel, ask: Collect) -> tuple[float, str, bool]:
+                nonlocal asked
+                asked += 1
+                return keys(ch, ask)
+
+            fs.switch.messages.keys = counting
+            summary = await asyncio.wait_for(driver.run(), 60)
+            board = runtime.switchboard
+            await until(lambda: not board.calls, "every call ended in the switchboard", 20)
+            assert summary.placed == 12
+            assert sum(board.ended.values()) == 12
+            assert asked >= 12  # every caller met the main menu, over the socket
+            ivr_ends = sum(board.ended[d] for d in ("self-service", "ivr-abandoned",
+                                                    "ivr-failed", "voicemail"))
+            assert board.ended["answered"] >= 1  # through the flow to a queue and an agent
+            assert ivr_ends >= 1
+            stuck = [a.ident for a in board.agents.values()
+                     if a.state in (AgentState.RESERVED, AgentState.RINGING,
+                                    AgentState.ON_CALL)]
+            assert stuck == []
+        finally:
+            runtime.stop()
+            await asyncio.wait_for(task, 10)

@@ -140,7 +140,8 @@ async def run_api(switch: Switch, command: str, arg: str) -> str:
     if cmd == "uuid_record":
         if len(args) < 3:
             return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>]\n"
-        return switch.record(args[0], args[1].lower(), args[2])
+        limit = float(args[3]) if len(args) > 3 and args[3].isdigit() else None
+        return switch.record(args[0], args[1].lower(), args[2], limit)
     if cmd == "uuid_setvar":
         parts = arg.split(" ", 2)
         if len(parts) < 2 or not parts[0]:

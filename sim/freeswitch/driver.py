@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.freeswitch.channels import Channel
+from sim.freeswitch.ivr_keys import IvrKeys
 from sim.freeswitch.switch import Action, Decide, Endpoint
 from sim.freeswitch.wire import SimFreeSwitch
-from sim.scenario import AgentGroup, Scenario
+from sim.ivr_callers import IvrCallers
+from sim.scenario import AgentGroup, Scenario, customer_record
 from sim.traffic import Arrival, Traffic
 
 __all__ = ["DriverSummary", "EslTrafficDriver", "parse_listen", "run_cli"]
@@ -53,7 +55,8 @@ class DriverSummary:
 
 @dataclass
 class _Call:
-    arrival: Arrival
+    #: None: a caller of the IVR flow, whose call type the flow decides.
+    arrival: Arrival | None
     bridged: bool = False
     gave_up: bool = False
     transferred: bool = False
@@ -84,6 +87,11 @@ class EslTrafficDriver:
         switch.on_hangup = self._hung_up
         switch.on_transfer = self._transferred
         switch.on_create = self._created
+        self._callers: IvrCallers | None = None
+        if scenario.ivr is not None and scenario.ivr_callers is not None:
+            self._callers = IvrCallers(scenario.ivr_callers, scenario.ivr, scenario.call_types,
+                                       lambda number: customer_record(scenario, number))
+            switch.messages.keys = IvrKeys(self._callers)
 
     def _decider(self, group: AgentGroup) -> Decide:
         rng = self._agents_rng
@@ -115,6 +123,9 @@ class EslTrafficDriver:
         return self.summary
 
     def _place(self) -> None:
+        if self._callers is not None:
+            self._place_in_ivr(self._callers)
+            return
         arrival = self.traffic.draw()
         ct = arrival.call_type
         variables = {"cti_queue": ct.queue, "cti_call_type": ct.name, "cti_trunk": ct.trunk}
@@ -128,6 +139,19 @@ class EslTrafficDriver:
         call = self._live[ch.uuid] = _Call(arrival)
         if arrival.patience_s is not None:
             switch.later(ch, "patience", arrival.patience_s, lambda: self._give_up(ch, call))
+
+    def _place_in_ivr(self, callers: IvrCallers) -> None:
+        """Every caller dials the flow's number; the flow picks the queue (no patience is
+        modelled once there: the flow's own maximum wait applies)."""
+        plan = self.scenario.ivr_callers
+        assert plan is not None
+        number, seed = self.traffic.draw_ivr()
+        ch = self.fs.switch.inbound_call(number, plan.number, variables={"cti_trunk": plan.trunk})
+        self.summary.placed += 1
+        if ch.hungup:
+            return
+        callers.arrive(ch.uuid, seed)
+        self._live[ch.uuid] = _Call(None)
 
     def _give_up(self, ch: Channel, call: _Call) -> None:
         if not call.bridged:
@@ -153,7 +177,13 @@ class EslTrafficDriver:
         call.bridged = True
         self.summary.bridged += 1
         group = self._groups.get(agent.variables.get("dialed_user", ""))
-        talk = call.arrival.talk_s * (group.talk_scale if group is not None else 1.0)
+        if call.arrival is not None:
+            talk = call.arrival.talk_s
+        else:  # from the IVR: a call type of the queue the flow chose
+            assert self._callers is not None
+            drawn = self._callers.handed(caller.uuid, agent.variables.get("cti_queue", ""))
+            talk = drawn[1] if drawn is not None else 60.0
+        talk *= group.talk_scale if group is not None else 1.0
         agent_ends = self._ends_rng.random() < 0.5
         switch = self.fs.switch
 
@@ -177,6 +207,8 @@ class EslTrafficDriver:
         call = self._live.pop(ch.uuid, None)
         if call is None:
             return
+        if self._callers is not None:
+            self._callers.forget(ch.uuid)
         if call.gave_up:
             self.summary.abandoned += 1
         elif not call.bridged and not call.transferred:

@@ -347,13 +347,17 @@ class Switch:
                                          ("DTMF-Source", "RTP")])
         return True
 
-    def record(self, uuid: str, action: str, path: str) -> str:
+    def record(self, uuid: str, action: str, path: str, limit_s: float | None = None) -> str:
+        """``uuid_record``; a recording started with a limit stops by itself after it."""
         ch = self.get(uuid)
         if ch is None:
             return "-ERR Cannot locate session!\n"
         if action == "start":
             ch.recordings.append(path)
             self.emit(ch, "RECORD_START", after=[("Record-File-Path", path)])
+            if limit_s is not None and limit_s > 0:
+                self.later(ch, f"record {path}", limit_s,
+                           lambda: self.record(uuid, "stop", path))
             return "+OK Success\n"
         if action == "stop":
             stop = list(ch.recordings) if path == "all" else [p for p in ch.recordings
