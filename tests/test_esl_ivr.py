@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,11 @@ from adapters.esl import EslClient
 from adapters.esl.adapter import FreeswitchAdapter
 from adapters.esl.control import CallControl, ControlOptions
 from adapters.esl.media import SendMsg
+from cti.config import DaemonModel, Settings
 from cti.core import (
+    AgentLogin,
+    AgentReady,
+    AgentState,
     Announce,
     CallArrived,
     CallHungUp,
@@ -31,9 +36,13 @@ from cti.core import (
     SayValue,
 )
 from cti.core import Event as CoreEvent
+from cti.runtime import Runtime
 from sim.freeswitch.apps import Collect
 from sim.freeswitch.channels import Channel
+from sim.freeswitch.driver import EslTrafficDriver
+from sim.freeswitch.switch import Endpoint
 from sim.freeswitch.wire import SimFreeSwitch
+from sim.scenario import load_scenario
 
 SPEED = 20.0
 
@@ -222,15 +231,6 @@ def test_the_messages_written_name_the_application_and_carry_the_step_back() -> 
 
 @pytest.mark.asyncio
 async def test_the_water_utility_flow_runs_over_the_socket_with_simulated_callers() -> None:
-    from pathlib import Path  # noqa: PLC0415
-
-    from cti.config import DaemonModel, Settings  # noqa: PLC0415
-    from cti.core import AgentLogin, AgentReady, AgentState  # noqa: PLC0415
-    from cti.runtime import Runtime  # noqa: PLC0415
-    from sim.freeswitch.driver import EslTrafficDriver  # noqa: PLC0415
-    from sim.freeswitch.switch import Endpoint  # noqa: PLC0415
-    from sim.scenario import load_scenario  # noqa: PLC0415
-
     speed = 100.0
     scenario = load_scenario(Path(__file__).parent.parent / "sim/scenarios/water-utility.toml")
     plan = scenario.ivr_callers

@@ -356,8 +356,11 @@ class Switch:
             ch.recordings.append(path)
             self.emit(ch, "RECORD_START", after=[("Record-File-Path", path)])
             if limit_s is not None and limit_s > 0:
-                self.later(ch, f"record {path}", limit_s,
-                           lambda: self.record(uuid, "stop", path))
+
+                def stop() -> None:
+                    self.record(uuid, "stop", path)
+
+                self.later(ch, f"record {path}", limit_s, stop)
             return "+OK Success\n"
         if action == "stop":
             stop = list(ch.recordings) if path == "all" else [p for p in ch.recordings
