@@ -357,10 +357,10 @@ class Switch:
             self.emit(ch, "RECORD_START", after=[("Record-File-Path", path)])
             if limit_s is not None and limit_s > 0:
 
-                def stop() -> None:
+                def at_limit() -> None:
                     self.record(uuid, "stop", path)
 
-                self.later(ch, f"record {path}", limit_s, stop)
+                self.later(ch, f"record {path}", limit_s, at_limit)
             return "+OK Success\n"
         if action == "stop":
             stop = list(ch.recordings) if path == "all" else [p for p in ch.recordings
