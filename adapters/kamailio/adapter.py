@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import TYPE_CHECKING
 
 from adapters.kamailio.link import EvapiLink
 from adapters.kamailio.router import EvapiOptions, EvapiRouter
-from cti.core import CtiError, PbxCommand
+from adapters.submit import Submitter
 from cti.core import Event as CoreEvent
+from cti.core import PbxCommand
 
 if TYPE_CHECKING:
     from cti.runtime import Runtime
@@ -36,12 +36,8 @@ class KamailioAdapter:
         self.router = EvapiRouter(options or EvapiOptions(), self._submit, self._send)
         self.link = EvapiLink(host, port, on_frame=self._frame, on_down=self._down,
                               max_frame=max_frame, backoff_max_s=reconnect_max_s)
-        self._runtime: Runtime | None = None
-        self._executing = False
-        self._later: deque[CoreEvent] = deque()
-        self._draining = False
+        self._submitter = Submitter(log, self._arm_step)
         self._step_armed = False
-        self.refused_events = 0
         self.internal_errors = 0
 
     def __repr__(self) -> str:
@@ -50,11 +46,11 @@ class KamailioAdapter:
     # -- the runtime's side -----------------------------------------------------------------
 
     def execute(self, command: PbxCommand) -> None:
-        self._executing = True
+        self._submitter.executing = True
         try:
             self.router.execute(command)
         finally:
-            self._executing = False
+            self._submitter.executing = False
         self._arm_step()
 
     def _arm_step(self) -> None:
@@ -68,7 +64,7 @@ class KamailioAdapter:
         self.router.end_step()
 
     async def run(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+        self._submitter.runtime = runtime
         log.info("Kamailio evapi: connecting to %s:%d", self.link.host, self.link.port)
         await self.link.run()
 
@@ -91,30 +87,9 @@ class KamailioAdapter:
     # -- the router's side ------------------------------------------------------------------
 
     def _submit(self, event: CoreEvent) -> bool:
-        if self._executing or self._draining or self._later:
-            self._later.append(event)
-            if len(self._later) == 1 and not self._draining:
-                asyncio.get_running_loop().call_soon(self._drain)
-            return True
-        return self._apply(event)
+        return self._submitter.submit(event)
 
-    def _apply(self, event: CoreEvent) -> bool:
-        runtime = self._runtime
-        if runtime is None:
-            return False
-        try:
-            runtime.submit(event)
-        except CtiError as exc:
-            self.refused_events += 1
-            log.debug("%s refused: %s", type(event).__name__, exc)
-            return False
-        return True
-
-    def _drain(self) -> None:
-        self._draining = True
-        try:
-            while self._later:
-                self._apply(self._later.popleft())
-        finally:
-            self._draining = False
-        self._arm_step()
+    @property
+    def refused_events(self) -> int:
+        """Events the switchboard refused (races the PBX's messages lost)."""
+        return self._submitter.refused

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import TYPE_CHECKING, Literal
 
 from adapters.sip.redirect_server import RedirectOptions, RedirectServer
 from adapters.sip.transport import SipTransport
-from cti.core import CtiError, PbxCommand
+from adapters.submit import Submitter
 from cti.core import Event as CoreEvent
+from cti.core import PbxCommand
 
 if TYPE_CHECKING:
     from cti.runtime import Runtime
@@ -34,13 +34,9 @@ class SipRedirectAdapter:
         self.server = RedirectServer(options or RedirectOptions(), self._submit)
         self.transport = SipTransport(self.server, host, port, transport=transport,
                                       limits=self.server.options.limits)
-        self._runtime: Runtime | None = None
-        self._executing = False
-        self._later: deque[CoreEvent] = deque()
-        self._draining = False
+        self._submitter = Submitter(log, self.transport.flush)
         #: Set once the transport listens (``transport.port`` is then the real port).
         self.started = asyncio.Event()
-        self.refused_events = 0
 
     def __repr__(self) -> str:
         return f"<SipRedirectAdapter {self.transport.transport}:{self.transport.host}:" \
@@ -49,13 +45,13 @@ class SipRedirectAdapter:
     # -- the runtime's side -----------------------------------------------------------------
 
     def execute(self, command: PbxCommand) -> None:
-        self._executing = True
+        self._submitter.executing = True
         loop = asyncio.get_running_loop()
         had_park = self.server.step_pending
         try:
             self.server.execute(command, loop.time())
         finally:
-            self._executing = False
+            self._submitter.executing = False
         if self.server.step_pending and not had_park:
             # After the rest of this switchboard step (a ConnectAgent may follow at once).
             loop.call_soon(self._end_step)
@@ -66,7 +62,7 @@ class SipRedirectAdapter:
         self.transport.flush()
 
     async def run(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+        self._submitter.runtime = runtime
         await self.transport.start()
         log.info("SIP redirect server on %s %s:%d", self.transport.transport,
                  self.transport.host, self.transport.port)
@@ -79,30 +75,9 @@ class SipRedirectAdapter:
     # -- the server's side ------------------------------------------------------------------
 
     def _submit(self, event: CoreEvent) -> bool:
-        if self._executing or self._draining or self._later:
-            self._later.append(event)
-            if len(self._later) == 1 and not self._draining:
-                asyncio.get_running_loop().call_soon(self._drain)
-            return True
-        return self._apply(event)
+        return self._submitter.submit(event)
 
-    def _apply(self, event: CoreEvent) -> bool:
-        runtime = self._runtime
-        if runtime is None:
-            return False
-        try:
-            runtime.submit(event)
-        except CtiError as exc:
-            self.refused_events += 1
-            log.debug("%s refused: %s", type(event).__name__, exc)
-            return False
-        return True
-
-    def _drain(self) -> None:
-        self._draining = True
-        try:
-            while self._later:
-                self._apply(self._later.popleft())
-        finally:
-            self._draining = False
-        self.transport.flush()
+    @property
+    def refused_events(self) -> int:
+        """Events the switchboard refused (races the PBX's messages lost)."""
+        return self._submitter.refused
