@@ -557,27 +557,7 @@ class Simulation:
                 return
             queue = info[0].queue
             in_progress[queue] -= 1
-            t = tallies[batch][queue]
-            t.offered += 1
-            disp = rec.disposition
-            wait = rec.wait_s
-            if info[6]:
-                t.waited += 1
-            if disp == "answered" and rec.answered_at is not None:
-                t.answered += 1
-                t.wait_answered_s += wait
-                if wait <= service_level[queue]:
-                    t.answered_in_sl += 1
-                t.handle_s += rec.talk_s + min(info[2], wrap_cap[queue])
-            elif disp == "abandoned":
-                t.abandoned += 1
-                t.wait_abandoned_s += wait
-            elif disp == "blocked":
-                t.blocked += 1
-            elif disp == "rejected":
-                t.rejected += 1
-            else:
-                t.diverted += 1
+            _count(tallies[batch][queue], rec, info, service_level[queue], wrap_cap[queue])
 
         return ended
 
@@ -620,28 +600,10 @@ class Simulation:
                     it.abandoned += 1
                 if queue is None:
                     return  # it ended in the flow: no queue's figures
-            t = tallies[batch][queue or NO_QUEUE]
             if queue is not None:
                 in_progress[queue] -= 1
-            t.offered += 1
-            wait = rec.wait_s
-            if info[6]:
-                t.waited += 1
-            if disp == "answered" and rec.answered_at is not None:
-                t.answered += 1
-                t.wait_answered_s += wait
-                if wait <= service_level[queue]:
-                    t.answered_in_sl += 1
-                t.handle_s += rec.talk_s + min(info[2], wrap_cap[queue])
-            elif disp == "abandoned":
-                t.abandoned += 1
-                t.wait_abandoned_s += wait
-            elif disp == "blocked":
-                t.blocked += 1
-            elif disp == "rejected":
-                t.rejected += 1
-            else:
-                t.diverted += 1
+            _count(tallies[batch][queue or NO_QUEUE], rec, info, service_level.get(queue, 0.0),
+                   wrap_cap.get(queue, 0.0))
 
         return ended
 
@@ -753,3 +715,29 @@ class Simulation:
 def run(scenario: Scenario, **kwargs: Any) -> Report:
     """Run ``scenario`` once and return its report."""
     return Simulation(scenario, **kwargs).run()
+
+
+def _count(t: Any, rec: CallRecord, info: list[Any], service_level_s: float,
+           wrap_cap_s: float) -> None:
+    """One ended call in its queue's tally (``info`` is the runner's per-call list:
+    ``info[2]`` the drawn wrap-up, ``info[6]`` whether it waited)."""
+    t.offered += 1
+    disp = rec.disposition
+    wait = rec.wait_s
+    if info[6]:
+        t.waited += 1
+    if disp == "answered" and rec.answered_at is not None:
+        t.answered += 1
+        t.wait_answered_s += wait
+        if wait <= service_level_s:
+            t.answered_in_sl += 1
+        t.handle_s += rec.talk_s + min(info[2], wrap_cap_s)
+    elif disp == "abandoned":
+        t.abandoned += 1
+        t.wait_abandoned_s += wait
+    elif disp == "blocked":
+        t.blocked += 1
+    elif disp == "rejected":
+        t.rejected += 1
+    else:
+        t.diverted += 1
