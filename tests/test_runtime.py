@@ -18,7 +18,7 @@ from paho.mqtt.properties import Properties
 
 from cti.config import parse_settings
 from cti.core import AgentLogin, AgentReady, CallArrived, CancelOffer, ConnectAgent, PbxCommand
-from cti.runtime import Runtime
+from cti.runtime import GC_THRESHOLDS, Runtime
 
 CONFIG = """
 site = "lyon"
@@ -175,6 +175,7 @@ async def test_start_up_heap_is_out_of_the_collectors_reach(broker: Mosquitto) -
     # screen-pop latency. Once the daemon runs, that heap is frozen.
     async with daemon(broker.port):
         assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == GC_THRESHOLDS
 
 
 @pytest.mark.asyncio
