@@ -16,6 +16,7 @@ from cti.core import (
     ForceQueue,
     PbxCommand,
     Switchboard,
+    WrapUpDone,
 )
 from cti.pbx import pbx_link
 
@@ -203,3 +204,29 @@ def test_sip_settings_are_validated_and_build_the_adapter() -> None:
     assert link.server.options.responses["rejected"] == 603  # defaults kept
     with pytest.raises(ConfigFileError, match=r"sip\.responses"):
         parse_settings(base + 'responses = {closed = 200}\n')
+
+
+def test_a_proxy_asking_again_for_the_same_call_id_gets_a_call_of_its_own() -> None:
+    # Kamailio's uac_redirect mode: the agent of the first 302 answered 480, so the proxy sends
+    # a new INVITE (new branch, same Call-ID). It is a new decision with its own call id, so its
+    # record never collides with the first one's.
+    h = Harness()
+    ready(h)
+    first = h.send(request())[-1]
+    assert first.status == 302
+    assert first.headers.get("X-CTI-Call-Id") == "c1@192.0.2.50"
+    again = h.send(request(branch="z9hG4bK-2"))[-1]
+    assert again.status == 182  # the only agent is in wrap-up after the first call
+    assert "c1@192.0.2.50;ask=2" in h.sb.calls
+    h.event(WrapUpDone("a1"))
+    (redirect,) = h.sent()
+    assert redirect.status == 302
+    assert redirect.headers.get("X-CTI-Call-Id") == "c1@192.0.2.50;ask=2"
+    assert h.sb.arrived == 2
+    assert h.sb.ended["answered"] == 2
+    # A CANCEL of the re-asked INVITE finds it under its own call id.
+    third = h.send(request(branch="z9hG4bK-3"))[-1]
+    assert third.status == 182
+    out = h.send(request("CANCEL", branch="z9hG4bK-3"))
+    assert sorted(r.status for r in out) == [200, 487]
+    assert not h.sb.calls

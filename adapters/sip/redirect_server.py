@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -96,6 +97,9 @@ DEFAULT_RESPONSES: Mapping[str, int] = {
 }
 ALLOW = ("ACK", "CANCEL", "INVITE", "OPTIONS")
 _DATA_PREFIX = "x-cti-"
+#: SIP Call-IDs remembered to tell a re-asked INVITE from a new call (a day of a big site's
+#: re-asks is far fewer; a Call-ID forgotten and asked again would reuse its call id).
+_ASKED_KEPT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,10 @@ class RedirectServer:
         self._submit = submit
         #: INVITE transactions of calls the switchboard holds, by call id.
         self._calls: dict[str, ServerTransaction] = {}
+        #: SIP Call-ID -> the call id of its latest INVITE, while the switchboard holds it.
+        self._current: dict[str, str] = {}
+        #: SIP Call-IDs asked about before and how often (bounded: the oldest are forgotten).
+        self._asked: OrderedDict[str, int] = OrderedDict()
         #: Calls sent 182 and not yet answered, in the order they were queued.
         self._queued: dict[str, None] = {}
         self._parked: list[str] = []  # parked in the current switchboard step
@@ -231,11 +239,13 @@ class RedirectServer:
                 priority = float(raw_priority)
             except ValueError:
                 priority = None
-        call_id = request.call_id
-        if call_id in self._calls:  # a second INVITE of a dialog the ACD still holds
+        sip_id = request.call_id
+        if self._current.get(sip_id) in self._calls:  # a second INVITE the ACD still holds
             self.layer.respond(txn, txn.response(482), now)
             return
+        call_id = self._call_id(sip_id)
         self._calls[call_id] = txn
+        self._current[sip_id] = call_id
         event = CallArrived(call_id=call_id, caller=caller, dialed=dialed,
                             trunk=self.options.trunk,
                             queue=queue if isinstance(queue, str) else None,
@@ -246,8 +256,21 @@ class RedirectServer:
             if txn.can_respond:
                 self.layer.respond(txn, txn.response(500), now)
 
+    def _call_id(self, sip_id: str) -> str:
+        """The call id of a new INVITE: its SIP Call-ID, or for the n-th INVITE of one Call-ID
+        (a proxy asking again after the agent it was sent to refused: Kamailio's
+        ``uac_redirect`` mode) ``<Call-ID>;ask=<n>``, so each decision is a call of its own
+        and its record never collides with the first one's."""
+        asked = self._asked
+        n = asked.get(sip_id, 0) + 1
+        asked[sip_id] = n
+        asked.move_to_end(sip_id)
+        if len(asked) > _ASKED_KEPT:
+            asked.popitem(last=False)
+        return sip_id if n == 1 else f"{sip_id};ask={n}"
+
     def _cancelled(self, txn: ServerTransaction) -> None:
-        call_id = txn.request.call_id
+        call_id = self._current.get(txn.request.call_id, "")
         if self._calls.get(call_id) is not txn:
             return
         self._counts["cancelled"] += 1
@@ -255,8 +278,10 @@ class RedirectServer:
         self._submit(CallHungUp(call_id, "normal"))
 
     def _forget(self, call_id: str) -> None:
-        self._calls.pop(call_id, None)
+        txn = self._calls.pop(call_id, None)
         self._queued.pop(call_id, None)
+        if txn is not None and self._current.get(txn.request.call_id) == call_id:
+            del self._current[txn.request.call_id]
 
     # -- switchboard commands -----------------------------------------------------------------
 
