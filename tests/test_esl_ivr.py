@@ -119,11 +119,15 @@ async def rig() -> AsyncIterator[Rig]:
 async def test_prompts_and_values_play_and_their_end_is_reported() -> None:
     async with rig() as r:
         ch = await r.arrive()
+        # A site without an IVR never receives every application's completion ...
+        assert "CHANNEL_EXECUTE_COMPLETE" not in r.adapter.client.events
         r.adapter.execute(PlayPrompt(ch.uuid, 1, (PromptFile("welcome"),
                                                   PromptFile("balance", "bills/balance.wav")),
                                      (SayValue("42", "currency"),)))
         await r.wait_for(lambda e: e == PromptDone(ch.uuid, 1), "the prompts end")
         assert ch.variables["last_app"] == "say"  # the value is spoken after the files
+        # ... the first prompt subscribes to them, for this link and every reconnect.
+        assert "CHANNEL_EXECUTE_COMPLETE" in r.adapter.client.events
         assert not ch.hungup
 
 

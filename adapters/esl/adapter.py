@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from adapters.esl.client import EslClient, Resync
 from adapters.esl.control import CallControl, ControlOptions
 from adapters.esl.media import SendMsg
-from cti.core import CtiError, PbxCommand
+from cti.core import CollectDigits, CtiError, PbxCommand, PlayPrompt
 from cti.core import Event as CoreEvent
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class FreeswitchAdapter:
         self.control = CallControl(options, self._submit, self._send)
         self._runtime: Runtime | None = None
         self._running = False
+        self._media = False  # subscribed to the IVR's media events
         #: Commands (and the leg each originate creates) given before the link first came up.
         self._waiting: list[tuple[str | SendMsg, str | None]] = []
         self.commands_sent = 0
@@ -47,6 +48,9 @@ class FreeswitchAdapter:
     # -- the runtime's side -------------------------------------------------------------------
 
     def execute(self, command: PbxCommand) -> None:
+        if not self._media and isinstance(command, PlayPrompt | CollectDigits):
+            self._media = True  # the first prompt: its completion must reach us
+            self.client.subscribe(CallControl.MEDIA_EVENTS)
         self.control.execute(command)
 
     async def run(self, runtime: Runtime) -> None:

@@ -300,6 +300,26 @@ class EslClient:
                 self._spawn(self._overflow_resync())
             yield item
 
+    def subscribe(self, names: Sequence[str]) -> None:
+        """Add ``names`` to the events this client receives: at once on the live link
+        (FreeSWITCH's ``event`` adds to a connection's subscription) and on every reconnect.
+        For events only some sites need (the IVR's CHANNEL_EXECUTE_COMPLETE), so the others do
+        not pay for formatting and parsing them."""
+        new = [n for n in names if n not in self.events]
+        if not new:
+            return
+        self.events = (*self.events, *new)
+        conn = self._events_conn
+        if conn is None or not self.connected:
+            return  # the subscription made at connect has them
+
+        def answered(fut: asyncio.Future[Reply]) -> None:
+            error = None if fut.cancelled() else fut.exception()
+            if error is None and not fut.cancelled() and not fut.result().ok:
+                log.warning("FreeSWITCH refused the events %s: %s", new, fut.result().text)
+
+        conn.send(f"event plain {' '.join(new)}").add_done_callback(answered)
+
     # -- commands -----------------------------------------------------------------------------
 
     async def api(self, command: str) -> str:
