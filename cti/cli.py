@@ -37,6 +37,7 @@ from cti.core.agent import TABLE as AGENT_TABLE
 from cti.core.call import TABLE as CALL_TABLE
 from cti.core.queue import TABLE as QUEUE_TABLE
 from cti.core.trunk import TABLE as TRUNK_TABLE
+from cti.loop import run_loop
 from cti.pbx import pbx_link
 from cti.report import command as report_command
 from cti.runtime import Runtime
@@ -89,12 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     runtime = Runtime(settings, pbx=pbx_link(settings))
-    try:
-        import uvloop  # noqa: PLC0415 - optional: the standard loop works too
-
-        uvloop.run(runtime.run())
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        asyncio.run(runtime.run())
+    run_loop(runtime.run())
     return 0
 
 

@@ -48,6 +48,7 @@ from cti.bus.broker import Broker, BrokerSettings
 from cti.config import BusModel, DaemonModel, Settings, StoreModel, TicketsModel
 from cti.core import CallState
 from cti.demo_view import Snapshot, TicketCounts, render, status_line, summary
+from cti.loop import run_loop
 from cti.runtime import Runtime
 from sim.realtime import RealtimePbx, run_realtime
 from sim.scenario import Scenario, ScenarioError, load_scenario
@@ -109,13 +110,7 @@ def run_command(args: argparse.Namespace) -> int:
     demo = Demo(scenario, speed=args.speed, port=args.port, db=db, calls=args.calls,
                 view=view)
     demo.configure_logging(logging.INFO if args.verbose else logging.WARNING)
-    try:
-        import uvloop  # noqa: PLC0415 - optional: the standard loop works too
-
-        code: int = uvloop.run(demo.run())
-        return code
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.run(demo.run())
+    return run_loop(demo.run())
 
 
 class _Recent(logging.Handler):

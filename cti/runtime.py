@@ -100,10 +100,9 @@ def _freeze_start_up_heap() -> None:
     made later (calls, tickets) are collected as before, with ``GC_THRESHOLDS``. Once per
     process: a second runtime in the same process (the tests) has nothing new worth freezing.
     """
-    if gc.get_freeze_count():
-        return
-    gc.collect()
-    gc.freeze()
+    if not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
 
 

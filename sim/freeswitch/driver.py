@@ -19,10 +19,9 @@ import gc
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
 
+from cti.loop import run_loop
 from sim.freeswitch.channels import Channel
 from sim.freeswitch.ivr_keys import IvrKeys
 from sim.freeswitch.switch import Action, Decide, Endpoint
@@ -252,13 +251,7 @@ def run_cli(scenario: Scenario, *, listen: str, password: str, speed: float,
             await driver.run()
 
     try:
-        import uvloop  # noqa: PLC0415 - optional, as for the daemon
-
-        runner: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        runner = asyncio.run
-    try:
-        runner(main())
+        run_loop(main())
     except KeyboardInterrupt:
         print("\ninterrupted")
     if summary:
