@@ -106,6 +106,22 @@ def invite_answer(port: int, dialed: str, caller: str = "4420",
     raise TimeoutError(f"no final answer to an INVITE for {dialed} on port {port}")
 
 
+def answered_by(logs: list[str]) -> dict[str, str]:
+    """Call-ID → the answering agent's Contact, from the SIPp caller's ``ANSWERED`` log lines."""
+    out = {}
+    for line in logs:
+        if line.startswith("ANSWERED "):
+            _, call_id, contact = line.split()
+            out[call_id] = contact
+    return out
+
+
+def agent_sections(agents: dict[str, str], queue: str = "sales") -> str:
+    """The config's ``[agents.*]`` tables for agents at these SIP URIs."""
+    return "".join(f'[agents.{agent_id}]\nendpoint = "{uri}"\nqueues = ["{queue}"]\n'
+                   for agent_id, uri in agents.items())
+
+
 class Kamailio:
     """Kamailio in the foreground (-DD -E) with one of the shipped configs, its own pid file
     and working directory, small memory pools, listening on ``sip_port``; ``defines`` become

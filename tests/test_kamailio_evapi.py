@@ -12,7 +12,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sip_peers import Baresip, Kamailio, SippAgent, invite_answer, require
+from sip_peers import (
+    Baresip,
+    Kamailio,
+    SippAgent,
+    agent_sections,
+    answered_by,
+    invite_answer,
+    require,
+)
 from sipp_runner import free_port, run_sipp
 
 from adapters.kamailio import EvapiOptions
@@ -56,8 +64,7 @@ retry_s = {{no-answer = 30, busy = 30, rejected = 30, unreachable = 30}}
 port = {evapi_port}
 reconnect_max_s = 0.5
 """
-    for agent_id, uri in agents.items():
-        text += f'[agents.{agent_id}]\nendpoint = "{uri}"\nqueues = ["sales"]\n'
+    text += agent_sections(agents)
     return text
 
 
@@ -86,16 +93,6 @@ async def daemon(kam: Kamailio, agents: dict[str, str], *, login: tuple[str, ...
     finally:
         runtime.stop()
         await asyncio.wait_for(task, 10)
-
-
-def answered_by(logs: list[str]) -> dict[str, str]:
-    """Call-ID → the answering agent's Contact, from the caller's log."""
-    out = {}
-    for line in logs:
-        if line.startswith("ANSWERED "):
-            _, call_id, contact = line.split()
-            out[call_id] = contact
-    return out
 
 
 async def test_no_agent_ever_takes_a_second_call_while_on_one(kamailio: Kamailio,

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sip_peers import Kamailio, SippAgent, require
+from sip_peers import Kamailio, SippAgent, agent_sections, answered_by, require
 from sipp_runner import free_port, run_sipp
 
 from adapters.sip.adapter import SipRedirectAdapter
@@ -52,8 +52,7 @@ wrap_up_s = 0
 [sip]
 port = {kam.ports["acd"]}
 """
-    for agent_id, uri in agents.items():
-        text += f'[agents.{agent_id}]\nendpoint = "{uri}"\nqueues = ["sales"]\n'
+    text += agent_sections(agents)
     settings = parse_settings(text, source="kamailio-redirect-test.toml")
     pbx = pbx_link(settings)
     assert isinstance(pbx, SipRedirectAdapter)
@@ -71,15 +70,6 @@ port = {kam.ports["acd"]}
     finally:
         runtime.stop()
         await asyncio.wait_for(task, 10)
-
-
-def answered_by(logs: list[str]) -> dict[str, str]:
-    out = {}
-    for line in logs:
-        if line.startswith("ANSWERED "):
-            _, call_id, contact = line.split()
-            out[call_id] = contact
-    return out
 
 
 async def test_calls_follow_the_302_to_the_agent_and_end_with_bye(kamailio: Kamailio,
