@@ -309,16 +309,15 @@ class EslClient:
         if not new:
             return
         self.events = (*self.events, *new)
-        conn = self._events_conn
-        if conn is None or not self.connected:
+        if self._events_conn is None or not self.connected:
             return  # the subscription made at connect has them
 
-        def answered(fut: asyncio.Future[Reply]) -> None:
-            error = None if fut.cancelled() else fut.exception()
-            if error is None and not fut.cancelled() and not fut.result().ok:
-                log.warning("FreeSWITCH refused the events %s: %s", new, fut.result().text)
+        def accepted(answer: Reply) -> None:
+            if not answer.ok:
+                log.warning("FreeSWITCH refused the events %s: %s", new, answer.text)
 
-        conn.send(f"event plain {' '.join(new)}").add_done_callback(answered)
+        # A lost link needs nothing here: the next connect subscribes to ``self.events``.
+        self._send_then(f"event plain {' '.join(new)}", {}, accepted, lambda _r, _e: None)
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -356,25 +355,12 @@ class EslClient:
         callbacks do the same work.
         """
         loop = asyncio.get_running_loop()
-        conn = self._events_conn
-        if conn is None or not self.connected:
-            loop.call_soon(done, None, EslLinkLost("not connected to FreeSWITCH"))
-            return
         job_uuid = str(uuid.uuid4())
         job: asyncio.Future[str] = loop.create_future()
+        # Before the command goes: its BACKGROUND_JOB may be read in the same chunk as its reply.
         self._jobs[job_uuid] = job
-        what = f"bgapi {command}"
-        reply = conn.send(what, {"Job-UUID": job_uuid})
-        overdue = loop.call_later(self.command_timeout_s, self._no_reply, reply, what)
 
-        def on_reply(fut: asyncio.Future[Reply]) -> None:
-            overdue.cancel()
-            error = fut.exception()
-            if error is not None:
-                self._jobs.pop(job_uuid, None)
-                done(None, error if isinstance(error, Exception) else EslLinkLost(str(error)))
-                return
-            answer = fut.result()
+        def accepted(answer: Reply) -> None:
             if not answer.ok:
                 self._jobs.pop(job_uuid, None)
                 done(answer.text, None)
@@ -396,7 +382,8 @@ class EslClient:
 
             job.add_done_callback(on_job)
 
-        reply.add_done_callback(on_reply)
+        self._send_then(f"bgapi {command}", {"Job-UUID": job_uuid}, accepted, done,
+                        lambda: self._jobs.pop(job_uuid, None))
 
     def sendmsg_then(self, uuid: str, headers: dict[str, str], done: JobCallback) -> None:
         """``sendmsg <uuid>`` with ``headers`` (``call-command: execute``, ``execute-app-name``,
@@ -409,22 +396,34 @@ class EslClient:
         arrives later as CHANNEL_EXECUTE_COMPLETE, whose ``Application-UUID`` is the
         ``Event-UUID`` given here.
         """
+        self._send_then(f"sendmsg {uuid}", headers, lambda answer: done(answer.text, None),
+                        done)
+
+    def _send_then(self, what: str, headers: dict[str, str],
+                   accepted: Callable[[Reply], None], done: JobCallback,
+                   failed: Callable[[], object] | None = None) -> None:
+        """Send a command on the events connection; its reply goes to ``accepted``, or a lost
+        link (or no reply in ``command_timeout_s``) to ``done(None, error)`` after
+        ``failed()``; nothing is called before this returns."""
         loop = asyncio.get_running_loop()
         conn = self._events_conn
         if conn is None or not self.connected:
+            if failed is not None:
+                failed()
             loop.call_soon(done, None, EslLinkLost("not connected to FreeSWITCH"))
             return
-        what = f"sendmsg {uuid}"
         reply = conn.send(what, headers)
         overdue = loop.call_later(self.command_timeout_s, self._no_reply, reply, what)
 
         def on_reply(fut: asyncio.Future[Reply]) -> None:
             overdue.cancel()
             error = fut.exception()
-            if error is not None:
-                done(None, error if isinstance(error, Exception) else EslLinkLost(str(error)))
-            else:
-                done(fut.result().text, None)
+            if error is None:
+                accepted(fut.result())
+                return
+            if failed is not None:
+                failed()
+            done(None, error if isinstance(error, Exception) else EslLinkLost(str(error)))
 
         reply.add_done_callback(on_reply)
 
