@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import logging
 import signal
 import time
@@ -58,6 +57,7 @@ from cti.core import (
 from cti.core.notifications import Notification
 from cti.core.switchboard import Output
 from cti.ivr_sources import DataSources
+from cti.loop import settle_heap
 from cti.store.customers import caller_history, lookup_customer
 from cti.store.writer import STORED, StoreWriter
 from cti.tickets import TicketDesk
@@ -87,23 +87,6 @@ class PbxLink(Protocol):
     async def run(self, runtime: Runtime) -> None:
         """The adapter's own work (reading its wire, calling ``runtime.submit``) until
         cancelled."""
-
-
-def _freeze_start_up_heap() -> None:
-    """Move everything built at start-up (modules, configuration, SQLAlchemy's metadata, the
-    roster) out of the cyclic garbage collector's reach.
-
-    A full collection walks every tracked object; with the start-up heap in it (about 100,000
-    objects) it held the event loop for 60-100 ms several times a minute, and every screen pop
-    due in that window waited for it: it was the whole tail of the screen-pop latency. What is
-    built at start-up lives until exit, so nothing is lost by never scanning it again; objects
-    made later (calls, tickets) are collected as before, with ``GC_THRESHOLDS``. Once per
-    process: a second runtime in the same process (the tests) has nothing new worth freezing.
-    """
-    if not gc.get_freeze_count():
-        gc.collect()
-        gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 #: The collector's thresholds once the daemon runs (Python's defaults: 700, 10, 10). With the
@@ -340,7 +323,7 @@ class Runtime:
                     background.append(tasks.create_task(serve_http(
                         self, http, started=self._http_started)))
                 self._arm()
-                _freeze_start_up_heap()
+                settle_heap(GC_THRESHOLDS)
                 if ready is not None:
                     ready.set()
                 await self._stop.wait()

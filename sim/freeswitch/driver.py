@@ -15,13 +15,12 @@ on the other side of the socket.
 from __future__ import annotations
 
 import asyncio
-import gc
 import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cti.loop import run_loop
+from cti.loop import run_loop, settle_heap
 from sim.freeswitch.channels import Channel
 from sim.freeswitch.ivr_keys import IvrKeys
 from sim.freeswitch.switch import Action, Decide, Endpoint
@@ -31,6 +30,15 @@ from sim.scenario import AgentGroup, Scenario, customer_record
 from sim.traffic import Arrival, Traffic
 
 __all__ = ["DriverSummary", "EslTrafficDriver", "parse_listen", "run_cli"]
+
+
+#: The collector once the simulated FreeSWITCH runs (``cti.loop.settle_heap``; the daemon's are
+#: ``cti.runtime.GC_THRESHOLDS``): the start-up heap frozen, and the young
+#: generation is collected every 50,000 allocations rather than 700: at 500 calls/s the
+#: default made about 25 collections a second of some 3 ms each, all finding nothing (events
+#: are tuples of strings, freed by reference counting), each holding back every event due
+#: meanwhile; measured, 1.5 s of a 20 s run went to them, 0.1 s after.
+SIM_GC_THRESHOLDS = (50_000, 20, 10)
 
 
 @dataclass
@@ -236,16 +244,7 @@ def run_cli(scenario: Scenario, *, listen: str, password: str, speed: float,
             print(f"{scenario.name}: simulated FreeSWITCH on {host}:{fs.port} at speed "
                   f"{speed:g}; waiting for an Event Socket client to subscribe", flush=True)
             await fs.wait_for_subscriber()
-            # As the daemon does: the start-up heap (scenario, roster, modules) out of the
-            # collector's reach, so full collections over it do not hold every event back
-            # for tens of milliseconds. And collect the young generation every 50,000
-            # allocations rather than 700: at 500 calls/s the default made about 25
-            # collections a second of some 3 ms each, all finding nothing (events are
-            # tuples of strings, freed by reference counting), and each one held back every
-            # event due meanwhile; measured, 1.5 s of a 20 s run went to them, 0.1 s after.
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 20, 10)
+            settle_heap(SIM_GC_THRESHOLDS)
             what = f"{calls} calls" if calls is not None else f"{hours:g} h of traffic"
             print(f"client subscribed; placing {what}", flush=True)
             await driver.run()
