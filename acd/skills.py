@@ -47,12 +47,13 @@ def _check_level(entry: str, skill: object, level: object) -> int:
     return level
 
 
-def validate_levels(entry: str, skills: Mapping[str, int]) -> dict[str, int]:
-    """Return a plain copy of ``skills`` after checking every name and level."""
+def validate_levels(entry: str, skills: Mapping[str, object]) -> dict[str, int]:
+    """Return a plain copy of ``skills`` after checking every name and level (typed as
+    ``object``: they come from configuration and commands, and are what is being checked)."""
     return {name: _check_level(entry, name, level) for name, level in skills.items()}
 
 
-def requirement(entry: str, skills: Mapping[str, int]) -> Requirement:
+def requirement(entry: str, skills: Mapping[str, object]) -> Requirement:
     """Normalise and validate ``{skill: minimum level}``."""
     return tuple(sorted(validate_levels(entry, skills).items()))
 
@@ -94,7 +95,9 @@ class SkillSchedule:
         return cls((Stage(0.0, req),))
 
     @classmethod
-    def parse(cls, entry: str, stages: Iterable[tuple[float, Mapping[str, int]]]) -> SkillSchedule:
+    def parse(
+        cls, entry: str, stages: Iterable[tuple[object, Mapping[str, object]]]
+    ) -> SkillSchedule:
         """Build from ``[(after_s, {skill: level}), ...]``, checking the stages' order."""
         built: list[Stage] = []
         for i, (after_s, skills) in enumerate(stages):

@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.peers import run_ciw, run_simpy
+from cti import native
 from sim.runner import run
 from sim.scenario import Scenario, parse_scenario
 
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         "calls": args.calls,
         "memory_calls": args.memory_calls,
         "repeat": args.repeat,
+        # The figures are of this build: compiled (setup.py) or pure Python.
+        "compiled_modules": len(native.compiled()),
     }
     if args.memory_calls > 0:
         result["peak_rss_mib_10m"] = round(peak_rss_mib(args.memory_calls), 1)

@@ -60,7 +60,7 @@ from cti.core.commands import (
     Record,
     Redirect,
 )
-from cti.core.notifications import CallEnded
+from cti.core.notifications import AgentStateChanged, CallEnded, Notification
 from cti.core.records import CallRecord
 from sim.distributions import Fixed
 from sim.ivr_callers import IvrCallers
@@ -111,14 +111,21 @@ class Simulation:
         scenario: Scenario,
         *,
         keep_records: bool = False,
+        keep_states: bool = False,
         progress: Callable[[float], None] | None = None,
     ) -> None:
         self.scenario = scenario
         self.keep_records = keep_records
         self.records: list[CallRecord] = []
+        #: Every agent state change, in order, when ``keep_states`` is set (for a day written
+        #: to a store; a benchmark does not ask the switchboard for them).
+        self.states: list[AgentStateChanged] = []
+        self._keep_states = keep_states
         self._progress = progress
         self.t0 = scenario.start_s
-        self.sb = Switchboard(scenario.config, now=self.t0, notify=(CallEnded,))
+        notify: tuple[type[Notification], ...] = (
+            (CallEnded, AgentStateChanged) if keep_states else (CallEnded,))
+        self.sb = Switchboard(scenario.config, now=self.t0, notify=notify)
         n_batches = scenario.batches
         self.queue_names = [q.name for q in scenario.config.queues]
         #: tallies[batch][queue]
@@ -150,6 +157,26 @@ class Simulation:
             # Calls refused before the flow (trunk full, blacklisted) count overall only.
             for batch in self.tallies:
                 batch[NO_QUEUE] = Tally()
+        # The state of the run, shared by the loop in ``run`` and the simulated PBX's methods.
+        #: What the outside world will do next: (time, sequence, event code, a, b).
+        self._heap: list[tuple[float, int, int, Any, Any]] = []
+        self._seqs = itertools.count(1)
+        #: call id -> [call type, talk, wrap, batch (-1 in warm-up), answered agent or None,
+        #: caller still on the line, queued on arrival]; a call of an IVR flow has no type
+        #: until the flow hands it to a queue, and an eighth item: that queue (None until then)
+        self._live: dict[str, list[Any]] = {}
+        self._offers: dict[str, str] = {}  # call id -> agent being rung
+        self._wrapping: dict[str, str] = {}  # agent -> call whose wrap-up they are in
+        #: The switchboard's next deadline on the heap (inf: none pushed).
+        self._timer_at = math.inf
+        self._arng = random.Random(scenario.seed * 7919 + 1)  # the agents' stream
+        # Agents who answer the moment their phone rings (no ring delay, never miss): their
+        # answer is handed to the switchboard within the same step, not through the heap.
+        self._at_once = {
+            aid for g in scenario.groups
+            if g.no_answer_p == 0 and isinstance(g.ring_delay, Fixed) and g.ring_delay.value == 0
+            for aid in g.agent_ids
+        }
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -157,11 +184,8 @@ class Simulation:
         sc = self.scenario
         started = time.perf_counter()
         sb = self.sb
-        handle = sb.handle
-        waiting = sb.router.waiting
-        heap: list[tuple[float, int, int, Any, Any]] = []
+        heap = self._heap
         crng = random.Random(sc.seed)  # the call stream
-        arng = random.Random(sc.seed * 7919 + 1)  # the agents' stream
         t0 = self.t0
         warm_end = t0 + sc.warmup_s
         n_batches = sc.batches
@@ -179,159 +203,41 @@ class Simulation:
         plan = sc.ivr_callers
         ivr_number = plan.number if plan is not None else ""
         ivr_trunk = plan.trunk if plan is not None else "default"
-
-        # call id -> [call type, talk, wrap, batch (-1 in warm-up), answered agent or None,
-        #             caller still on the line, queued on arrival]; a call of an IVR flow has
-        #             no type until the flow hands it to a queue, and an eighth item: that queue
-        #             (None until then)
-        live: dict[str, list[Any]] = {}
-        offers: dict[str, str] = {}  # call id -> agent being rung
-        wrapping: dict[str, str] = {}  # agent -> call whose wrap-up they are in
-        groups = self._groups
+        live = self._live
+        offers = self._offers
+        wrapping = self._wrapping
         agents = sb.agents
+        seqs = self._seqs
         wrap_up = AgentState.WRAP_UP  # a local: an Enum member is a slow attribute to read
-        seqs = itertools.count(1)
-        ended = self._ender()
-
-        def push(when: float, code: int, a: Any = None, b: Any = None) -> None:
-            heappush(heap, (when, next(seqs), code, a, b))
-
-        timer_at = math.inf
-
-        # Agents who answer the moment their phone rings (no ring delay, never miss): their
-        # answer is handed to the switchboard within the same step, not through the heap.
-        at_once = {
-            aid for g in sc.groups if g.no_answer_p == 0 and isinstance(g.ring_delay, Fixed)
-            and g.ring_delay.value == 0 for aid in g.agent_ids
-        }
-
-        def answer(cid: str, aid: str, now: float) -> Output:
-            """The agent picked up: the switchboard connects them, the talk clock starts."""
-            del offers[cid]
-            out = handle(_new_answered(cid, aid), now)
-            info = live[cid]
-            info[4] = aid
-            info[5] = True  # for a callback, the customer was dialled and picked up
-            heappush(heap, (now + info[1] * groups[aid].talk_scale, next(seqs), _TALK_END, cid,
-                            None))
-            return out
-
-        def handed(cid: str, now: float) -> None:
-            """An IVR call parked in a queue: the first time, it becomes that queue's call."""
-            info = live.get(cid)
-            assert callers is not None
-            call = sb.calls.get(cid)
-            if info is None or info[0] is not None or call is None or call.queue is None:
-                return
-            drawn = callers.handed(cid, call.queue)
-            if drawn is None:
-                return
-            queue = call.queue
-            info[0], info[1], info[2], patience = drawn
-            info[7] = queue
-            still = sb.router.call(cid) is not None  # no agent was offered it at once
-            info[6] = still
-            cb = info[3]
-            if cb >= 0:
-                in_progress[queue] += 1
-                tallies[cb][queue].seen_waiting += waiting(queue) - still
-            if patience is not None:
-                push(now + patience, _ABANDON, cid)
-
-        def play(cmds: list[Any], notes: list[Any], now: float) -> None:
-            """Do what the switchboard asked, as a PBX and the agents' phones would."""
-            nonlocal timer_at
-            while True:
-                answer_now = None
-                for cmd in cmds:
-                    kind = type(cmd)
-                    if kind is ParkWithMusic:
-                        if ivr_on:
-                            handed(cmd.call_id, now)
-                        continue
-                    if kind is ConnectAgent:
-                        cid, aid = cmd.call_id, cmd.agent_id
-                        offers[cid] = aid
-                        if aid in at_once:
-                            if answer_now is None:
-                                answer_now = [(cid, aid)]
-                            else:
-                                answer_now.append((cid, aid))
-                            continue
-                        g = groups[aid]
-                        if g.no_answer_p and arng.random() < g.no_answer_p:
-                            push(now, _RINGING, cid, aid)  # rings until the switchboard gives up
-                            continue
-                        delay = g.ring_delay.sample(arng)
-                        if delay > 0:
-                            push(now, _RINGING, cid, aid)
-                        push(now + delay, _ANSWER, cid, aid)
-                    elif kind is CancelOffer:
-                        if offers.get(cmd.call_id) == cmd.agent_id:
-                            del offers[cmd.call_id]
-                    elif kind is HangUp or kind is Redirect:
-                        info = live.get(cmd.call_id)
-                        if info is not None:
-                            info[5] = False  # the caller's leg is gone (a callback lives on)
-                    elif kind is Record:
-                        push(now + VOICEMAIL_S, _RECORDED, cmd.call_id)
-                    elif kind is LookupCustomer:
-                        push(now, _LOOKUP, cmd.call_id, cmd.caller)
-                    elif ivr_on:
-                        assert callers is not None
-                        for delay, event in callers.on_command(cmd):
-                            push(now + delay, _IVR, cmd.call_id, event)
-                for note in notes:
-                    if type(note) is CallEnded:
-                        rec = note.record
-                        ended(rec, live.pop(rec.call_id))
-                if answer_now is None:
-                    break
-                if len(answer_now) == 1:
-                    cid, aid = answer_now[0]
-                    if offers.get(cid) != aid:
-                        break
-                    cmds, notes = answer(cid, aid, now)
-                    continue
-                cmds, notes = [], []
-                for cid, aid in answer_now:
-                    if offers.get(cid) == aid:
-                        out = answer(cid, aid, now)
-                        cmds += out.commands
-                        notes += out.notifications
-            d = sb.next_deadline()
-            if d is not None and d < timer_at:
-                timer_at = d
-                push(d, _TIMER)
 
         # Agents: logged in and ready from the start, or by shift.
         for g in sc.groups:
             for aid in g.agent_ids:
                 if g.shifts is None:
-                    out = handle(AgentLogin(aid), t0)
-                    out2 = handle(AgentReady(aid), t0)
-                    play(out.commands + out2.commands, out.notifications + out2.notifications,
-                         t0)
+                    out = sb.handle(AgentLogin(aid), t0)
+                    out2 = sb.handle(AgentReady(aid), t0)
+                    self._play(out.commands + out2.commands,
+                               out.notifications + out2.notifications, t0)
                 else:
                     day0 = t0 - t0 % _DAY
                     for start, end in g.shifts:
                         s, e = day0 + start, day0 + end
                         if e <= t0:
                             s, e = s + _DAY, e + _DAY
-                        push(max(s, t0), _LOGIN, aid, s)
-                        push(e, _LOGOUT, aid, e)
+                        self._push(max(s, t0), _LOGIN, aid, s)
+                        self._push(e, _LOGOUT, aid, e)
                 for at, secs, reason in g.breaks:
                     day0 = t0 - t0 % _DAY
-                    b = day0 + at if day0 + at >= t0 else day0 + at + _DAY
-                    push(b, _BREAK, aid, (b, secs, reason))
+                    first = day0 + at if day0 + at >= t0 else day0 + at + _DAY
+                    self._push(first, _BREAK, aid, (first, secs, reason))
         if warm_end <= t0:
             self._mark_agents(t0, start=True)
         if batch_len is not None:  # by time: batch k closes at its end, the last at the horizon
             for k in range(1, n_batches + 1):
-                push(warm_end + k * batch_len, _BATCH, k)
+                self._push(warm_end + k * batch_len, _BATCH, k)
             if warm_end > t0:
-                push(warm_end, _BATCH, 0)
-        push(arrivals(t0, crng), _ARRIVE)
+                self._push(warm_end, _BATCH, 0)
+        self._push(arrivals(t0, crng), _ARRIVE)
 
         in_progress = self.in_progress
         tallies = self.tallies
@@ -354,10 +260,6 @@ class Simulation:
                     arrivals_open = False
                     drain_until = now + sc.drain_s
                     continue
-                if ivr_on:  # the flow decides the rest, from the caller's own stream
-                    caller, seed = ivr_draw()
-                else:
-                    ct, caller, talk, wrap, patience = draw()  # everything about the call
                 n_total += 1
                 if now < warm_end:
                     cb = -1
@@ -376,14 +278,16 @@ class Simulation:
                     cb = min(n_batches - 1, int((now - warm_end) / batch_len))
                     n_arrived += 1
                 cid = f"c{n_total}"
-                if ivr_on:
+                if ivr_on:  # the flow decides the rest, from the caller's own stream
                     assert callers is not None
+                    caller, seed = ivr_draw()
                     live[cid] = [None, 0.0, 0.0, cb, None, True, False, None]
                     callers.arrive(cid, seed)
-                    out = handle(_new_arrived(
+                    out = sb.handle(_new_arrived(
                         cid, caller, ivr_number, ivr_trunk, None, None, EMPTY, None), now)
-                    play(out.commands, out.notifications, now)
+                    self._play(out.commands, out.notifications, now)
                 else:
+                    ct, caller, talk, wrap, patience = draw()  # everything about the call
                     info = live[cid] = [ct, talk, wrap, cb, None, True, False]
                     queue = ct.queue
                     if cb >= 0:
@@ -391,8 +295,8 @@ class Simulation:
                         # Poisson arrivals see time averages (PASTA): the router's own count
                         # of waiting calls, seen at arrivals, checks Little's law against the
                         # records.
-                        tallies[cb][queue].seen_waiting += waiting(queue)
-                    out = handle(_new_arrived(
+                        tallies[cb][queue].seen_waiting += sb.router.waiting(queue)
+                    out = sb.handle(_new_arrived(
                         cid, caller, ct.dialed, ct.trunk, queue, ct.priority, EMPTY, ct.skills,
                     ), now)
                     cmds = out.commands
@@ -402,11 +306,11 @@ class Simulation:
                     for cmd in cmds:
                         if type(cmd) is ConnectAgent:
                             queued = False
-                    play(cmds, out.notifications, now)
+                    self._play(cmds, out.notifications, now)
                     if cid in live:  # not blocked or rejected on arrival
                         info[6] = queued
                         if patience is not None:
-                            push(now + patience, _ABANDON, cid)
+                            heappush(heap, (now + patience, next(seqs), _ABANDON, cid, None))
                 last_arrival = now
                 if measure_calls is not None and n_arrived >= measure_calls:
                     arrivals_open = False
@@ -420,48 +324,48 @@ class Simulation:
                     continue
                 info = ended_info
                 aid = info[4]
-                out = handle(_new_hung_up(a, "normal"), now)
+                out = sb.handle(_new_hung_up(a, "normal"), now)
                 cmds, notes = out.commands, out.notifications
                 if aid is not None and agents[aid].state is wrap_up:
                     wrap = info[2]
                     if wrap <= 0:
-                        out2 = handle(_new_wrap_up_done(aid, None), now)
+                        out2 = sb.handle(_new_wrap_up_done(aid, None), now)
                         cmds += out2.commands
                         notes += out2.notifications
                     else:
                         wrapping[aid] = a
-                        push(now + wrap, _WRAP_END, aid, a)
-                play(cmds, notes, now)
+                        heappush(heap, (now + wrap, next(seqs), _WRAP_END, aid, a))
+                self._play(cmds, notes, now)
             elif code == _ANSWER:
                 if offers.get(a) != b:
                     continue  # the offer was withdrawn (caller gone, ring timeout)
-                out = answer(a, b, now)
-                play(out.commands, out.notifications, now)
+                out = self._answer(a, b, now)
+                self._play(out.commands, out.notifications, now)
             elif code == _TIMER:
-                if now >= timer_at:
-                    timer_at = math.inf
+                if now >= self._timer_at:
+                    self._timer_at = math.inf
                 out = sb.on_timer(now)
-                play(out.commands, out.notifications, now)
+                self._play(out.commands, out.notifications, now)
             elif code == _ABANDON:
                 waiting_info = live.get(a)
                 if waiting_info is None or waiting_info[4] is not None or not waiting_info[5]:
                     continue  # answered, ended, or the caller already left (a callback)
-                out = handle(_new_hung_up(a, "normal"), now)
+                out = sb.handle(_new_hung_up(a, "normal"), now)
                 offers.pop(a, None)
-                play(out.commands, out.notifications, now)
+                self._play(out.commands, out.notifications, now)
             elif code == _WRAP_END:
                 if wrapping.get(a) != b:
                     continue
                 del wrapping[a]
-                if agents[a].state is AgentState.WRAP_UP:
-                    out = handle(_new_wrap_up_done(a, None), now)
-                    play(out.commands, out.notifications, now)
+                if agents[a].state is wrap_up:
+                    out = sb.handle(_new_wrap_up_done(a, None), now)
+                    self._play(out.commands, out.notifications, now)
             elif code == _RINGING:
                 if offers.get(a) == b:
-                    out = handle(AgentLegRinging(a, b), now)
-                    play(out.commands, out.notifications, now)
+                    out = sb.handle(AgentLegRinging(a, b), now)
+                    self._play(out.commands, out.notifications, now)
             else:
-                self._rare(code, a, b, now, push, play)
+                self._rare(code, a, b, now)
             if progress is not None and not events & 0x3FFF:
                 if measure_calls is not None:
                     progress(min(1.0, n_arrived / measure_calls))
@@ -475,14 +379,124 @@ class Simulation:
         wall = time.perf_counter() - started
         return self._report(end, warm_end, wall, n_arrived)
 
+    # -- the simulated PBX and phones -------------------------------------------------------
+
+    def _push(self, when: float, code: int, a: Any = None, b: Any = None) -> None:
+        heappush(self._heap, (when, next(self._seqs), code, a, b))
+
+    def _answer(self, cid: str, aid: str, now: float) -> Output:
+        """The agent picked up: the switchboard connects them, the talk clock starts."""
+        del self._offers[cid]
+        out = self.sb.handle(_new_answered(cid, aid), now)
+        info = self._live[cid]
+        info[4] = aid
+        info[5] = True  # for a callback, the customer was dialled and picked up
+        talk: float = info[1] * self._groups[aid].talk_scale
+        heappush(self._heap, (now + talk, next(self._seqs), _TALK_END, cid, None))
+        return out
+
+    def _handed(self, cid: str, now: float) -> None:
+        """An IVR call parked in a queue: the first time, it becomes that queue's call."""
+        info = self._live.get(cid)
+        callers = self.callers
+        assert callers is not None
+        call = self.sb.calls.get(cid)
+        if info is None or info[0] is not None or call is None or call.queue is None:
+            return
+        drawn = callers.handed(cid, call.queue)
+        if drawn is None:
+            return
+        queue = call.queue
+        info[0], info[1], info[2], patience = drawn
+        info[7] = queue
+        still = self.sb.router.call(cid) is not None  # no agent was offered it at once
+        info[6] = still
+        cb = info[3]
+        if cb >= 0:
+            self.in_progress[queue] += 1
+            self.tallies[cb][queue].seen_waiting += self.sb.router.waiting(queue) - still
+        if patience is not None:
+            self._push(now + patience, _ABANDON, cid)
+
+    def _play(self, cmds: list[Any], notes: list[Any], now: float) -> None:
+        """Do what the switchboard asked, as a PBX and the agents' phones would."""
+        offers = self._offers
+        at_once = self._at_once
+        ivr_on = self.callers is not None
+        while True:
+            answer_now: list[tuple[str, str]] | None = None
+            for cmd in cmds:
+                kind = type(cmd)
+                if kind is ParkWithMusic:
+                    if ivr_on:
+                        self._handed(cmd.call_id, now)
+                    continue
+                if kind is ConnectAgent:
+                    cid, aid = cmd.call_id, cmd.agent_id
+                    offers[cid] = aid
+                    if aid in at_once:
+                        if answer_now is None:
+                            answer_now = [(cid, aid)]
+                        else:
+                            answer_now.append((cid, aid))
+                        continue
+                    g = self._groups[aid]
+                    arng = self._arng
+                    if g.no_answer_p and arng.random() < g.no_answer_p:
+                        self._push(now, _RINGING, cid, aid)  # rings until the switchboard gives up
+                        continue
+                    delay = g.ring_delay.sample(arng)
+                    if delay > 0:
+                        self._push(now, _RINGING, cid, aid)
+                    self._push(now + delay, _ANSWER, cid, aid)
+                elif kind is CancelOffer:
+                    if offers.get(cmd.call_id) == cmd.agent_id:
+                        del offers[cmd.call_id]
+                elif kind is HangUp or kind is Redirect:
+                    info = self._live.get(cmd.call_id)
+                    if info is not None:
+                        info[5] = False  # the caller's leg is gone (a callback lives on)
+                elif kind is Record:
+                    self._push(now + VOICEMAIL_S, _RECORDED, cmd.call_id)
+                elif kind is LookupCustomer:
+                    self._push(now, _LOOKUP, cmd.call_id, cmd.caller)
+                elif ivr_on:
+                    callers = self.callers
+                    assert callers is not None
+                    for delay, event in callers.on_command(cmd):
+                        self._push(now + delay, _IVR, cmd.call_id, event)
+            for note in notes:
+                if type(note) is CallEnded:
+                    rec = note.record
+                    self._ended(rec, self._live.pop(rec.call_id))
+                elif self._keep_states and type(note) is AgentStateChanged:
+                    self.states.append(note)
+            if answer_now is None:
+                break
+            if len(answer_now) == 1:
+                cid, aid = answer_now[0]
+                if offers.get(cid) != aid:
+                    break
+                cmds, notes = self._answer(cid, aid, now)
+                continue
+            cmds, notes = [], []
+            for cid, aid in answer_now:
+                if offers.get(cid) == aid:
+                    out = self._answer(cid, aid, now)
+                    cmds += out.commands
+                    notes += out.notifications
+        d = self.sb.next_deadline()
+        if d is not None and d < self._timer_at:
+            self._timer_at = d
+            self._push(d, _TIMER)
+
     # -- rare events (not worth a place in the inner dispatch) ------------------------------
 
-    def _rare(
-        self, code: int, a: Any, b: Any, now: float,
-        push: Callable[..., None], play: Callable[[list[Any], list[Any], float], None],
-    ) -> None:
+    def _rare(self, code: int, a: Any, b: Any, now: float) -> None:
         sb = self.sb
         handle = sb.handle
+        push = self._push
+        play = self._play
         agent = sb.agents.get(a) if isinstance(a, str) else None
         if code == _LOGIN:
             push(b + _DAY, _LOGIN, a, b + _DAY)
@@ -538,74 +552,55 @@ class Simulation:
 
     # -- statistics ------------------------------------------------------------------------
 
-    def _ender(self) -> Callable[[CallRecord, list[Any]], None]:
-        """The tally of an ended call into its batch and queue, as a closure over what it
-        reads (it runs once per call)."""
+    def _ended(self, rec: CallRecord, info: list[Any]) -> None:
+        """The tally of an ended call into its batch and queue (it runs once per call)."""
+        if self.keep_records:
+            self.records.append(rec)
         if self.callers is not None:
-            return self._ivr_ender(self.callers)
-        records = self.records if self.keep_records else None
-        tallies = self.tallies
-        in_progress = self.in_progress
-        service_level = self._sl
-        wrap_cap = self._wrap_cap
+            self._ivr_ended(self.callers, rec, info)
+            return
+        batch: int = info[3]
+        if batch < 0:
+            return
+        queue: str = info[0].queue
+        self.in_progress[queue] -= 1
+        _count(self.tallies[batch][queue], rec, info, self._sl[queue], self._wrap_cap[queue])
 
-        def ended(rec: CallRecord, info: list[Any]) -> None:
-            if records is not None:
-                records.append(rec)
-            batch = info[3]
-            if batch < 0:
-                return
-            queue = info[0].queue
-            in_progress[queue] -= 1
-            _count(tallies[batch][queue], rec, info, service_level[queue], wrap_cap[queue])
-
-        return ended
-
-    def _ivr_ender(self, callers: IvrCallers) -> Callable[[CallRecord, list[Any]], None]:
-        """``_ender`` for a scenario with an IVR flow: the IVR figures of every call that
+    def _ivr_ended(self, callers: IvrCallers, rec: CallRecord, info: list[Any]) -> None:
+        """``_ended`` for a scenario with an IVR flow: the IVR figures of every call that
         entered the flow, and the queue figures of the calls it handed to a queue, in the
         first such queue (``info[7]``)."""
-        records = self.records if self.keep_records else None
-        tallies = self.tallies
-        ivr_tallies = self.ivr_tallies
-        in_progress = self.in_progress
+        callers.forget(rec.call_id)
+        batch: int = info[3]
+        if batch < 0:
+            return
+        queue: str | None = info[7]
         service_level = self._sl
-        wrap_cap = self._wrap_cap
-
-        def ended(rec: CallRecord, info: list[Any]) -> None:
-            if records is not None:
-                records.append(rec)
-            callers.forget(rec.call_id)
-            batch = info[3]
-            if batch < 0:
-                return
-            queue = info[7]
-            disp = rec.disposition
-            phases = rec.phases
-            spent, entered = 0.0, False
-            for i, phase in enumerate(phases):
-                if phase.state == "in-ivr":  # the last phase is "ended", so a next one exists
-                    entered = True
-                    spent += phases[i + 1].at - phase.at
-            if entered:
-                chosen = rec.queue if rec.queue in service_level else NO_QUEUE
-                it = ivr_tallies[batch][queue or chosen]
-                it.entered += 1
-                it.time_s += spent
-                if disp == "self-service":
-                    it.self_service += 1
-                elif disp == "ivr-failed":
-                    it.failed += 1
-                elif disp == "ivr-abandoned":
-                    it.abandoned += 1
-                if queue is None:
-                    return  # it ended in the flow: no queue's figures
-            if queue is not None:
-                in_progress[queue] -= 1
-            _count(tallies[batch][queue or NO_QUEUE], rec, info, service_level.get(queue, 0.0),
-                   wrap_cap.get(queue, 0.0))
-
-        return ended
+        disp = rec.disposition
+        phases = rec.phases
+        spent, entered = 0.0, False
+        for i, phase in enumerate(phases):
+            if phase.state == "in-ivr":  # the last phase is "ended", so a next one exists
+                entered = True
+                spent += phases[i + 1].at - phase.at
+        if entered:
+            chosen = rec.queue if rec.queue in service_level else NO_QUEUE
+            it = self.ivr_tallies[batch][queue or chosen]
+            it.entered += 1
+            it.time_s += spent
+            if disp == "self-service":
+                it.self_service += 1
+            elif disp == "ivr-failed":
+                it.failed += 1
+            elif disp == "ivr-abandoned":
+                it.abandoned += 1
+            if queue is None:
+                return  # it ended in the flow: no queue's figures
+        if queue is not None:
+            self.in_progress[queue] -= 1
+        key = queue or ""
+        _count(self.tallies[batch][queue or NO_QUEUE], rec, info, service_level.get(key, 0.0),
+               self._wrap_cap.get(key, 0.0))
 
     def _agent_totals(self, now: float) -> dict[str, tuple[float, float]]:
         totals = {}
@@ -717,7 +712,7 @@ def run(scenario: Scenario, **kwargs: Any) -> Report:
     return Simulation(scenario, **kwargs).run()
 
 
-def _count(t: Any, rec: CallRecord, info: list[Any], service_level_s: float,
+def _count(t: Tally, rec: CallRecord, info: list[Any], service_level_s: float,
            wrap_cap_s: float) -> None:
     """One ended call in its queue's tally (``info`` is the runner's per-call list:
     ``info[2]`` the drawn wrap-up, ``info[6]`` whether it waited)."""

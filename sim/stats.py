@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 __all__ = ["IVR_FIGURES", "IvrTally", "QueueReport", "Report", "Tally", "student_t975"]
 
@@ -51,6 +51,13 @@ def student_t975(df: int) -> float:
     # Cornish-Fisher expansion around the normal quantile: good to 3 decimals beyond 30.
     z = 1.959964
     return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df * df)
+
+
+def _add_fields(into: Tally | IvrTally, other: Tally | IvrTally) -> None:
+    """Add ``other``'s counters and sums into ``into`` (by the dataclass's fields, not
+    ``__slots__``, which a compiled dataclass does not have)."""
+    for f in fields(into):
+        setattr(into, f.name, getattr(into, f.name) + getattr(other, f.name))
 
 
 @dataclass(slots=True)
@@ -76,8 +83,7 @@ class Tally:
     staffed_s: float = 0.0
 
     def add(self, other: Tally) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        _add_fields(self, other)
 
     def figures(self) -> dict[str, float]:
         offered = self.offered
@@ -119,8 +125,7 @@ class IvrTally:
     time_s: float = 0.0
 
     def add(self, other: IvrTally) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        _add_fields(self, other)
 
     def counts(self) -> dict[str, int]:
         return {"entered": self.entered, "self_service": self.self_service,

@@ -50,6 +50,8 @@ def test_acd_needs_only_the_standard_library() -> None:
         "before = set(sys.modules)\n"
         "import acd\n"
         "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        # mypyc's shared library of the compiled modules (setup.py) is ours, not a dependency.
+        "new = {m for m in new if not m.endswith('__mypyc')}\n"
         "print(','.join(sorted(new - set(sys.stdlib_module_names) - {'acd'})))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

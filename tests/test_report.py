@@ -24,7 +24,8 @@ from cti.cli import main
 from cti.report import ALL, Report, Site, compute_report, parse_period
 from cti.report.command import database_url
 from cti.report.period import PeriodError
-from cti.report.simulated import RecordingSimulation, write_day
+from cti.report.simulated import recording_simulation, write_day
+from sim.runner import Simulation
 from sim.scenario import Scenario, parse_scenario
 from sim.stats import QueueReport
 from sim.stats import Report as SimReport
@@ -121,9 +122,9 @@ def store_url(request: pytest.FixtureRequest,
 
 
 def simulate(text_: str, url: str, connect_args: dict[str, object]
-             ) -> tuple[Scenario, RecordingSimulation, Report, SimReport]:
+             ) -> tuple[Scenario, Simulation, Report, SimReport]:
     scenario = parse_scenario(text_, source="day.toml")
-    simulation = RecordingSimulation(scenario)
+    simulation = recording_simulation(scenario)
     sim_report = simulation.run()
 
     async def store_and_read() -> Report:
@@ -199,7 +200,7 @@ def test_intervals_add_up_and_the_cli_formats(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "day.sqlite"
     scenario = parse_scenario(PLAIN, source="day.toml")
-    simulation = RecordingSimulation(scenario)
+    simulation = recording_simulation(scenario)
     simulation.run()
     day = "2026-03-02"
     start = parse_period(day, None, "1d", UTC, now=time.time()).start

@@ -401,10 +401,14 @@ def test_a_site_without_flows_never_looks_at_the_ivr() -> None:
     config = SwitchboardConfig(queues=(QueueConfig("general", skills=acd.SkillSchedule.fixed()),),
                                default_queue="general")
     d = Drive(config)
-    d.sb._ivr = None  # type: ignore[assignment]  # any use of it would raise
+    ivr = d.sb._ivr
     out = d.arrive("c1", dialed=NUMBER, at=0.0)
     assert isinstance(only(out, ParkWithMusic), ParkWithMusic)
+    # Nothing was admitted to, pending in or served by the IVR (a compiled switchboard's
+    # attributes are typed, so the IVR cannot be swapped for a tripwire here).
+    assert (ivr.runs, ivr.pending, ivr._serving) == ({}, {}, {})
     out = d.hang_up("c1", at=5.0)
+    assert (ivr.runs, ivr.pending, ivr._serving) == ({}, {}, {})
     assert records(out)["c1"].disposition == "abandoned"
     assert isinstance(notes_of(out, CallEnded)[0], CallEnded)
 

@@ -4,9 +4,8 @@ its figures can be checked against the simulator's own (``tests/test_report.py``
 with the reports, not in ``sim/``, because it writes to the store (a shell).
 
 The virtual-time runner asks its switchboard for call records only (agent state notifications
-cost time nobody needs in a benchmark). Here the switchboard is a subclass that also asks for
-agent states and keeps them aside as they come out of ``handle`` and ``on_timer``; the runner
-ignores notifications it does not know, so its routing and its report are unchanged.
+cost time nobody needs in a benchmark). Here it also asks for agent states and keeps them in
+order (``keep_states``); its routing and its report are unchanged.
 
 Simulated time starts at midnight (``[run] start`` is seconds after it); ``day_start`` is the
 POSIX time of the local midnight to put it on.
@@ -19,7 +18,6 @@ import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime, time, tzinfo
 
-from cti.core import Event, Output, Switchboard, SwitchboardConfig
 from cti.core.notifications import AgentStateChanged, CallEnded
 from cti.core.records import CallRecord, Phase
 from cti.store.writer import StoreWriter
@@ -27,42 +25,17 @@ from sim.runner import Simulation
 from sim.scenario import Scenario
 from sim.stats import Report
 
-__all__ = ["RecordingSimulation", "midnight", "run_to_store", "write_day"]
+__all__ = ["midnight", "recording_simulation", "run_to_store", "write_day"]
 
 #: Rows per transaction when writing a day to the store.
 _BATCH = 5_000
 
 
-class _StateTap(Switchboard):
-    """The production switchboard, with agent state changes kept aside as they are made."""
-
-    def __init__(self, config: SwitchboardConfig, *, now: float,
-                 states: list[AgentStateChanged]) -> None:
-        super().__init__(config, now=now, notify=(CallEnded, AgentStateChanged))
-        self._states = states
-
-    def _keep(self, out: Output) -> Output:
-        for note in out.notifications:
-            if type(note) is AgentStateChanged:
-                self._states.append(note)
-        return out
-
-    def handle(self, event: Event, now: float) -> Output:
-        return self._keep(super().handle(event, now))
-
-    def on_timer(self, now: float) -> Output:
-        return self._keep(super().on_timer(now))
-
-
-class RecordingSimulation(Simulation):
+def recording_simulation(scenario: Scenario,
+                         progress: Callable[[float], None] | None = None) -> Simulation:
     """A ``Simulation`` that keeps every call record and agent state change (memory grows
     with the day: meant for a day, not for ten million calls)."""
-
-    def __init__(self, scenario: Scenario,
-                 progress: Callable[[float], None] | None = None) -> None:
-        super().__init__(scenario, keep_records=True, progress=progress)
-        self.states: list[AgentStateChanged] = []
-        self.sb = _StateTap(scenario.config, now=self.t0, states=self.states)
+    return Simulation(scenario, keep_records=True, keep_states=True, progress=progress)
 
 
 def midnight(day: date, zone: tzinfo | None = None) -> float:
@@ -114,7 +87,7 @@ async def _flush(writer: StoreWriter) -> None:
 def run_to_store(scenario: Scenario, url: str, *, day_start: float,
                  progress: Callable[[float], None] | None = None) -> Report:
     """Simulate ``scenario``, write its calls and agent states to ``url``; the report."""
-    simulation = RecordingSimulation(scenario, progress=progress)
+    simulation = recording_simulation(scenario, progress=progress)
     report = simulation.run()
     asyncio.run(write_day(url, simulation.records, simulation.states, day_start=day_start))
     return report
