@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from heapq import heappop, heappush
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from acd._index import BucketIndex
 from acd._pools import Pool
@@ -42,7 +42,7 @@ class Match(NamedTuple):
 
 #: ``Match(...)`` runs a generated Python ``__new__``; ``tuple.__new__(Match, fields)`` builds the
 #: same object in C, which is measurable on the decision path.
-_new_match = tuple.__new__
+_new_match: Final = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,13 @@ __all__ = ["NATIVE", "compiled", "stale"]
 
 #: Source files compiled together, as one group, so calls between them are direct C calls: the
 #: switchboard and its machines, the router and its indexes, and the simulator's virtual-time
-#: loop. Events, commands and records stay Python: a compiled frozen dataclass is built through
-#: the dataclass's own Python ``__init__``, four times slower than ``cti.core._builder``'s.
+#: loop, and the events, commands and records they pass (the ones built for every call are
+#: value classes, ``cti.core.records``, whose compiled constructors are C).
 NATIVE = (
+    "cti/core/records.py",
+    "cti/core/events.py",
+    "cti/core/commands.py",
+    "cti/core/notifications.py",
     "cti/core/_fsm.py",
     "cti/core/agent.py",
     "cti/core/call.py",

@@ -30,7 +30,7 @@ import statistics
 import time
 from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Any
+from typing import Any, Final
 
 from cti.core import (
     EMPTY,
@@ -49,7 +49,6 @@ from cti.core import (
     RecordingDone,
     Switchboard,
     WrapUpDone,
-    builder,
 )
 from cti.core.commands import (
     CancelOffer,
@@ -78,17 +77,25 @@ from sim.traffic import Traffic
 
 __all__ = ["Simulation", "run"]
 
-# The events of every call's life, built without a frozen dataclass's per-field calls.
-_new_arrived = builder(CallArrived)
-_new_answered = builder(AgentLegAnswered)
-_new_hung_up = builder(CallHungUp)
-_new_wrap_up_done = builder(WrapUpDone)
 
 # Event codes, in the heap as (time, seq, code, a, b).
-_ARRIVE, _RINGING, _ANSWER, _ABANDON, _TALK_END, _WRAP_END = range(6)
-_TIMER, _LOGIN, _LOGOUT, _BREAK, _BREAK_END, _RECORDED, _LOOKUP, _BATCH = range(6, 14)
+# (``Final``: compiled, they are C constants.)
+_ARRIVE: Final = 0
+_RINGING: Final = 1
+_ANSWER: Final = 2
+_ABANDON: Final = 3
+_TALK_END: Final = 4
+_WRAP_END: Final = 5
+_TIMER: Final = 6
+_LOGIN: Final = 7
+_LOGOUT: Final = 8
+_BREAK: Final = 9
+_BREAK_END: Final = 10
+_RECORDED: Final = 11
+_LOOKUP: Final = 12
+_BATCH: Final = 13
 #: What a caller in the IVR (or the PBX playing it) does: ``b`` is the core event.
-_IVR = 14
+_IVR: Final = 14
 #: Where a caller in the flow's menus can be: in the flow, or in line (after its max wait).
 _AT_A_MENU = frozenset({CallState.IN_IVR, CallState.QUEUED})
 #: The tally key of calls that ended in the IVR flow without any queue chosen.
@@ -283,7 +290,7 @@ class Simulation:
                     caller, seed = ivr_draw()
                     live[cid] = [None, 0.0, 0.0, cb, None, True, False, None]
                     callers.arrive(cid, seed)
-                    out = sb.handle(_new_arrived(
+                    out = sb.handle(CallArrived(
                         cid, caller, ivr_number, ivr_trunk, None, None, EMPTY, None), now)
                     self._play(out.commands, out.notifications, now)
                 else:
@@ -296,7 +303,7 @@ class Simulation:
                         # of waiting calls, seen at arrivals, checks Little's law against the
                         # records.
                         tallies[cb][queue].seen_waiting += sb.router.waiting(queue)
-                    out = sb.handle(_new_arrived(
+                    out = sb.handle(CallArrived(
                         cid, caller, ct.dialed, ct.trunk, queue, ct.priority, EMPTY, ct.skills,
                     ), now)
                     cmds = out.commands
@@ -324,12 +331,12 @@ class Simulation:
                     continue
                 info = ended_info
                 aid = info[4]
-                out = sb.handle(_new_hung_up(a, "normal"), now)
+                out = sb.handle(CallHungUp(a, "normal"), now)
                 cmds, notes = out.commands, out.notifications
                 if aid is not None and agents[aid].state is wrap_up:
                     wrap = info[2]
                     if wrap <= 0:
-                        out2 = sb.handle(_new_wrap_up_done(aid, None), now)
+                        out2 = sb.handle(WrapUpDone(aid, None), now)
                         cmds += out2.commands
                         notes += out2.notifications
                     else:
@@ -350,7 +357,7 @@ class Simulation:
                 waiting_info = live.get(a)
                 if waiting_info is None or waiting_info[4] is not None or not waiting_info[5]:
                     continue  # answered, ended, or the caller already left (a callback)
-                out = sb.handle(_new_hung_up(a, "normal"), now)
+                out = sb.handle(CallHungUp(a, "normal"), now)
                 offers.pop(a, None)
                 self._play(out.commands, out.notifications, now)
             elif code == _WRAP_END:
@@ -358,7 +365,7 @@ class Simulation:
                     continue
                 del wrapping[a]
                 if agents[a].state is wrap_up:
-                    out = sb.handle(_new_wrap_up_done(a, None), now)
+                    out = sb.handle(WrapUpDone(a, None), now)
                     self._play(out.commands, out.notifications, now)
             elif code == _RINGING:
                 if offers.get(a) == b:
@@ -387,7 +394,7 @@ class Simulation:
     def _answer(self, cid: str, aid: str, now: float) -> Output:
         """The agent picked up: the switchboard connects them, the talk clock starts."""
         del self._offers[cid]
-        out = self.sb.handle(_new_answered(cid, aid), now)
+        out = self.sb.handle(AgentLegAnswered(cid, aid), now)
         info = self._live[cid]
         info[4] = aid
         info[5] = True  # for a callback, the customer was dialled and picked up

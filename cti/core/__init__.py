@@ -2,7 +2,6 @@
 commands and notifications come out. The daemon, the simulator and the benchmarks all drive
 this same code."""
 
-from cti.core._builder import builder
 from cti.core.agent import Agent, AgentInput, AgentState, AgentStatistics
 from cti.core.calendar import BusinessCalendar
 from cti.core.call import Call, CallInput, CallState, Disposition
@@ -97,5 +96,5 @@ __all__ = [
     "RingPolicy", "ScreenPop", "SetHold", "Switchboard", "SwitchboardConfig",
     "SwitchboardStatistics", "Target", "TargetKind", "TicketCreated", "TicketUpdated",
     "TransferCall", "Trunk",
-    "TrunkConfig", "TrunkInput", "TrunkState", "TrunkStatistics", "WrapUpDone", "builder",
+    "TrunkConfig", "TrunkInput", "TrunkState", "TrunkStatistics", "WrapUpDone",
 ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from cti.core._fsm import FastEnum, TimedMachine
 from cti.core.errors import InvalidTransition
@@ -59,7 +59,7 @@ class AgentInput(FastEnum):
 
 _S, _I = AgentState, AgentInput
 
-TABLE = {
+TABLE: Final = {
     (_S.LOGGED_OUT, _I.LOGIN): _S.NOT_READY,
     (_S.NOT_READY, _I.READY): _S.READY,
     (_S.NOT_READY, _I.NOT_READY): _S.NOT_READY,  # a new reason
@@ -93,7 +93,9 @@ TABLE = {
 }
 
 # Read on every transition, as module globals (see ``cti.core.call`` for why).
-_NOT_READY, _WRAP_UP, _NOT_READY_INPUT = _S.NOT_READY, _S.WRAP_UP, _I.NOT_READY
+_NOT_READY: Final = _S.NOT_READY
+_WRAP_UP: Final = _S.WRAP_UP
+_NOT_READY_INPUT: Final = _I.NOT_READY
 
 #: States in which the agent holds a call (reserved for it, ringing, talking, wrapping up).
 BUSY = frozenset({_S.RESERVED, _S.RINGING, _S.ON_CALL, _S.WRAP_UP})

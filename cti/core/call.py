@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from acd import SkillSchedule
-from cti.core._builder import builder
 from cti.core._fsm import FastEnum, Machine
 from cti.core.errors import InvalidTransition
 from cti.core.records import CallRecord, CustomerRecord, Phase
@@ -83,7 +82,7 @@ class Disposition(FastEnum):
 
 _S, _I = CallState, CallInput
 
-TABLE = {
+TABLE: Final = {
     (_S.ARRIVED, _I.SCREEN): _S.SCREENED,
     (_S.ARRIVED, _I.REJECT): _S.ENDED,
     (_S.ARRIVED, _I.BLOCK): _S.ENDED,
@@ -127,11 +126,10 @@ TABLE = {
 
 # Members read on every transition, as module globals: ``CallState.OFFERED`` goes through the
 # hook of ``EnumType.__getattr__`` on every read (about 70 ns in Python 3.11), a global 4 ns.
-_ARRIVED, _OVERFLOW = _S.ARRIVED, _I.OVERFLOW
+_ARRIVED: Final = _S.ARRIVED
+_OVERFLOW: Final = _I.OVERFLOW
 #: States whose phase names the agent rather than the queue.
-_AT_AGENT = frozenset({_S.OFFERED, _S.CONNECTED})
-_new_phase = builder(Phase)
-_new_record = builder(CallRecord)
+_AT_AGENT: Final = frozenset({_S.OFFERED, _S.CONNECTED})
 
 #: A phase's label -> the key of its state in ``time_in_states`` (an overflow stays queued).
 _STATE_KEYS = {s.value: s.name.lower() for s in CallState} | {"overflowed": "queued"}
@@ -204,7 +202,7 @@ class Call(Machine[CallState, CallInput]):
         self.callback_number: str | None = None
         self.offers = 0
         self.disposition: Disposition | None = None
-        self.phases: list[Phase] = [_new_phase("arrived", now, "")]
+        self.phases: list[Phase] = [Phase("arrived", now, "")]
 
     def fire(self, inp: CallInput, now: float) -> CallState:
         prev = self.state
@@ -218,9 +216,9 @@ class Call(Machine[CallState, CallInput]):
             where = self.agent_id if nxt in _AT_AGENT else self.queue
             # ``_value_`` is the plain attribute behind ``value``, which in 3.11 is a Python
             # descriptor: this runs on every step of every call.
-            self.phases.append(_new_phase(nxt._value_, now, where or ""))
+            self.phases.append(Phase(nxt._value_, now, where or ""))
         elif inp is _OVERFLOW:
-            self.phases.append(_new_phase("overflowed", now, self.queue or ""))
+            self.phases.append(Phase("overflowed", now, self.queue or ""))
         return prev
 
     def time_in_states(self, now: float) -> dict[str, float]:
@@ -243,7 +241,7 @@ class Call(Machine[CallState, CallInput]):
         talk = 0.0
         if self.answered_at is not None:
             talk = max(0.0, now - self.answered_at)
-        return _new_record(
+        return CallRecord(
             self.ident, self.caller, self.dialed, self.trunk, self.disposition._value_,
             self.arrived_at, now, self.queue, self.agent_id, start, self.answered_at, wait, talk,
             self.priority, self.offers,

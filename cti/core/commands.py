@@ -1,12 +1,15 @@
 """Outputs to the PBX (and one to the shell): what the switchboard wants done.
 
-Adapters turn these into wire commands; the simulator turns them into scheduled events.
+Adapters turn these into wire commands; the simulator turns them into scheduled events. All
+are frozen slotted dataclasses, except the two of every call (``ParkWithMusic``,
+``ConnectAgent``), which are value classes for speed (``cti.core.records`` says what that means).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Final
 
 from cti.core.records import EMPTY
 
@@ -39,15 +42,19 @@ class PbxCommand(Command):
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class ParkWithMusic(PbxCommand):
     """Hold the caller in queue with music on hold."""
 
-    call_id: str
-    music: str = "default"
+    call_id: Final[str]
+    music: Final[str]
+
+    def __init__(self, call_id: str, music: str = "default") -> None:
+        self.call_id = call_id
+        self.music = music
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class ConnectAgent(PbxCommand):
     """Ring the agent's endpoint and bridge the call when they answer.
 
@@ -55,13 +62,24 @@ class ConnectAgent(PbxCommand):
     dial the customer on that number.
     """
 
-    call_id: str
-    agent_id: str
-    endpoint: str
-    timeout_s: float
+    call_id: Final[str]
+    agent_id: Final[str]
+    endpoint: Final[str]
+    timeout_s: Final[float]
     #: Channel variables to set on the agent leg (call id, queue, attached data).
-    variables: Mapping[str, object] = field(default_factory=lambda: EMPTY)
-    callback_number: str | None = None
+    variables: Final[Mapping[str, object]]
+    callback_number: Final[str | None]
+
+    def __init__(
+        self, call_id: str, agent_id: str, endpoint: str, timeout_s: float,
+        variables: Mapping[str, object] = EMPTY, callback_number: str | None = None,
+    ) -> None:
+        self.call_id = call_id
+        self.agent_id = agent_id
+        self.endpoint = endpoint
+        self.timeout_s = timeout_s
+        self.variables = variables
+        self.callback_number = callback_number
 
 
 @dataclass(frozen=True, slots=True)

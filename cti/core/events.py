@@ -1,13 +1,16 @@
 """Inputs to the switchboard: PBX events, agent commands, and results the shell fetched.
 
-All are frozen slotted dataclasses; adapters and the simulator build them, the switchboard
-consumes them with ``Switchboard.handle(event, now)``.
+All are frozen slotted dataclasses, except the four of every call's life (``CallArrived``,
+``AgentLegAnswered``, ``CallHungUp``, ``WrapUpDone``), which are value classes for speed
+(``cti.core.records`` says what that means); adapters and the simulator build them, the
+switchboard consumes them with ``Switchboard.handle(event, now)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from acd import SkillSchedule
 from cti.core._fsm import FastEnum
@@ -58,20 +61,34 @@ class Event:
 # -- PBX events -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class CallArrived(Event):
     """A call reached the ACD. ``queue`` routes it directly; otherwise the dialed number does."""
 
-    call_id: str
-    caller: str
-    dialed: str
-    trunk: str = "default"
-    queue: str | None = None
-    priority: float | None = None
+    call_id: Final[str]
+    caller: Final[str]
+    dialed: Final[str]
+    trunk: Final[str]
+    queue: Final[str | None]
+    priority: Final[float | None]
     #: Data collected before routing (IVR digits, channel variables); follows the call.
-    data: Mapping[str, object] = field(default_factory=lambda: EMPTY)
+    data: Final[Mapping[str, object]]
     #: The call's own skill requirement (an IVR choice, a call type); None: its queue's.
-    skills: SkillSchedule | None = None
+    skills: Final[SkillSchedule | None]
+
+    def __init__(
+        self, call_id: str, caller: str, dialed: str, trunk: str = "default",
+        queue: str | None = None, priority: float | None = None,
+        data: Mapping[str, object] = EMPTY, skills: SkillSchedule | None = None,
+    ) -> None:
+        self.call_id = call_id
+        self.caller = caller
+        self.dialed = dialed
+        self.trunk = trunk
+        self.queue = queue
+        self.priority = priority
+        self.data = data
+        self.skills = skills
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +99,14 @@ class AgentLegRinging(Event):
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class AgentLegAnswered(Event):
-    call_id: str
-    agent_id: str
+    call_id: Final[str]
+    agent_id: Final[str]
+
+    def __init__(self, call_id: str, agent_id: str) -> None:
+        self.call_id = call_id
+        self.agent_id = agent_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +116,16 @@ class AgentLegFailed(Event):
     cause: LegFailure = LegFailure.NO_ANSWER
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class CallHungUp(Event):
     """The caller's leg ended (the caller hung up, or the call was torn down after a bridge)."""
 
-    call_id: str
-    cause: str = "normal"
+    call_id: Final[str]
+    cause: Final[str]
+
+    def __init__(self, call_id: str, cause: str = "normal") -> None:
+        self.call_id = call_id
+        self.cause = cause
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,13 +232,17 @@ class AgentNotReady(Event):
     reason: str = "break"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class WrapUpDone(Event):
     """The agent finished the after-call work; ``disposition`` is their code for the call
     (``sale``, ``callback-needed``, ...), which the daemon may turn into a follow-up ticket."""
 
-    agent_id: str
-    disposition: str | None = None
+    agent_id: Final[str]
+    disposition: Final[str | None]
+
+    def __init__(self, agent_id: str, disposition: str | None = None) -> None:
+        self.agent_id = agent_id
+        self.disposition = disposition
 
 
 @dataclass(frozen=True, slots=True)

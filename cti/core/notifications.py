@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from cti.core.records import EMPTY, CallRecord, CustomerRecord
 
@@ -90,6 +91,9 @@ class TicketUpdated(Notification):
     data: Mapping[str, object] = field(default_factory=lambda: EMPTY)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False, unsafe_hash=True)
 class CallEnded(Notification):
-    record: CallRecord
+    record: Final[CallRecord]
+
+    def __init__(self, record: CallRecord) -> None:
+        self.record = record

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from cti.core._fsm import FastEnum, TimedMachine
 
@@ -34,7 +34,7 @@ class TrunkInput(FastEnum):
 
 _S, _I = TrunkState, TrunkInput
 
-TABLE = {
+TABLE: Final = {
     (_S.AVAILABLE, _I.SEIZE): _S.AVAILABLE,
     (_S.AVAILABLE, _I.SEIZE_LAST): _S.FULL,
     (_S.AVAILABLE, _I.RELEASE): _S.AVAILABLE,
@@ -50,7 +50,8 @@ TABLE = {
 
 
 # Read on every seize and release, as module globals (see ``cti.core.call`` for why).
-_AVAILABLE, _SEIZE_LAST = _S.AVAILABLE, _I.SEIZE_LAST
+_AVAILABLE: Final = _S.AVAILABLE
+_SEIZE_LAST: Final = _I.SEIZE_LAST
 
 
 @dataclass(frozen=True, slots=True)
