@@ -6,10 +6,10 @@ them from the same type-checked source to C extensions, which run the simulator 
 daemon's routing several times faster (``benchmarks/sim_speed.py``); the behaviour is the
 source's, and the test suite runs against the compiled build in CI.
 
-``CTI_COMPILE=1`` requires the compiled build (and fails without mypy in the build
-environment), ``CTI_COMPILE=0`` builds pure Python, and unset compiles when mypy is importable.
-mypy reads the project's own imports while it compiles, so the build needs the installed
-dependencies: ``pip install --no-build-isolation -e .`` after ``pip install -e '.[dev]'``.
+Every install compiles (pyproject.toml puts mypy and pydantic, which mypy reads while it
+compiles, in the build environment). ``CTI_COMPILE=0`` builds pure Python; ``CTI_COMPILE=1``
+insists on the compiled build, as CI does. Unset, a build environment without mypy
+(``--no-build-isolation`` in a bare environment) falls back to pure Python with a warning.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ compiled ones are older than their source.
 ``setup.py`` compiles ``NATIVE`` (it reads this file by path, so keep it standard-library
 only). An editable install builds the extensions in place, beside the sources, and Python then
 imports the extension, not the ``.py``: after editing one of these files, rebuild
-(``pip install --no-build-isolation -e .``) or remove the stale extension, or the old code
-runs. The test suite refuses to start on a stale build (``tests/conftest.py``).
+(``pip install -e .``) or remove the stale extension, or the old code runs. The test suite
+refuses to start on a stale build (``tests/conftest.py``). ``CTI_COMPILE=0 pip install -e .``
+after deleting the ``*.so`` files gives a pure-Python tree for quick edits.
 """
 
 from __future__ import annotations

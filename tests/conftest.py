@@ -18,7 +18,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError(
             "compiled extensions older than their source (the tests would run the old code): "
             + ", ".join(old)
-            + "; rebuild with `pip install --no-build-isolation -e .` or delete them"
+            + "; rebuild with `pip install -e .` or delete them"
         )
 
 
