@@ -16,10 +16,10 @@ compared on identical traffic. Agents' ring delays and missed answers come from 
 The simulated PBX lives in this module rather than in an object of its own because it is the
 inner loop: one dispatch on an integer event code, no per-event objects beyond the core events
 themselves, and the PBX's and phones' parts as methods of the run, which the compiled build
-(``cti.native``) turns into direct C calls. With an IVR flow every caller dials it, and what callers do
-in the flow (prompts' lengths, keys, hanging up, lookups' answers) is ``sim.ivr_callers``'s;
-the flow itself runs in the switchboard, as in the daemon. A scenario without a flow runs
-exactly as before: the IVR costs it one test of a local per arrival and per park.
+(``cti.native``) turns into direct C calls. With an IVR flow every caller dials it, and what
+callers do in the flow (prompts' lengths, keys, hanging up, lookups' answers) is
+``sim.ivr_callers``'s; the flow itself runs in the switchboard, as in the daemon. A scenario
+without a flow runs exactly as before: the IVR costs it one test per arrival and per park.
 """
 
 from __future__ import annotations
