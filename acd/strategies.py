@@ -25,6 +25,7 @@ import math
 import random
 from collections.abc import Mapping
 
+from acd._hints import mypyc_attr
 from acd.entries import AgentEntry, CallEntry
 from acd.errors import ConfigError
 from acd.skills import Requirement, proficiency
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 
-@register
+@mypyc_attr(allow_interpreted_subclasses=True)
 class LeastIdle(BucketStrategy):
     """The agent available longest takes the call."""
 
@@ -53,7 +54,7 @@ class LeastIdle(BucketStrategy):
         return 0
 
 
-@register
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RoundRobin(Strategy):
     """Rotate: the agent whose last call from this queue is oldest (never served first)."""
 
@@ -64,7 +65,7 @@ class RoundRobin(Strategy):
         return (agent.last_match.get(self.queue, -1), agent.idle_since)
 
 
-@register
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FewestCalls(BucketStrategy):
     """The agent who answered fewest calls since login, then the longest idle."""
 
@@ -74,7 +75,7 @@ class FewestCalls(BucketStrategy):
         return agent.answered
 
 
-@register
+@mypyc_attr(allow_interpreted_subclasses=True)
 class LeastTalkTime(Strategy):
     """The agent with the least talk time since login, then the longest idle."""
 
@@ -84,7 +85,7 @@ class LeastTalkTime(Strategy):
         return (agent.talk_s, agent.idle_since)
 
 
-@register
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RandomChoice(Strategy):
     """Uniform choice among qualified available agents, repeatable for a given seed.
 
@@ -104,7 +105,7 @@ class RandomChoice(Strategy):
         return self.rng.random()
 
 
-@register
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SkillProficiency(BucketStrategy):
     """The most proficient agent (sum of levels in the required skills), then longest idle."""
 
@@ -115,7 +116,7 @@ class SkillProficiency(BucketStrategy):
         return -proficiency(agent.skills, requirement)
 
 
-@register
+@mypyc_attr(allow_interpreted_subclasses=True)
 class PriorityAging(BucketStrategy):
     """Priority classes with aging: ``aging_per_minute`` points per minute waited."""
 
@@ -135,7 +136,7 @@ class PriorityAging(BucketStrategy):
         return 0
 
 
-@register
+@mypyc_attr(allow_interpreted_subclasses=True)
 class PreferredAgent(Strategy):
     """The caller's own agent for ``wait_s`` seconds, then the ``fallback`` strategy."""
 
@@ -177,3 +178,17 @@ class PreferredAgent(Strategy):
         if call.preferred_agent is None or self.wait_s <= 0:
             return None
         return call.preferred_agent, call.entered_at + self.wait_s
+
+
+# Registered here rather than by a class decorator, which would keep mypyc from compiling them.
+for _builtin in (
+    LeastIdle,
+    RoundRobin,
+    FewestCalls,
+    LeastTalkTime,
+    RandomChoice,
+    SkillProficiency,
+    PriorityAging,
+    PreferredAgent,
+):
+    register(_builtin)

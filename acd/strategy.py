@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+from acd._hints import mypyc_attr
 from acd.entries import AgentEntry, CallEntry
 from acd.errors import ConfigError, UnknownStrategyError
 from acd.skills import Requirement
@@ -45,6 +46,9 @@ AgentKey = Any
 _S = TypeVar("_S", bound="type[Strategy]")
 
 
+
+# Plug-ins, which are not compiled, subclass the compiled strategies.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Strategy(ABC):
     """Base of routing strategies. Subclasses set ``name`` and implement ``agent_key``."""
 
@@ -77,6 +81,7 @@ class Strategy(ABC):
         return self
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BucketStrategy(Strategy):
     """A strategy whose agent order is "a small integer bucket, then longest idle".
 

@@ -36,6 +36,8 @@ NATIVE = (
     "acd/skills.py",
     "acd/_index.py",
     "acd/_pools.py",
+    "acd/strategy.py",
+    "acd/strategies.py",
     "acd/router.py",
     "sim/traffic.py",
     "sim/stats.py",
