@@ -27,7 +27,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import statistics
 import time
 from collections.abc import Callable
 from heapq import heappop, heappush
@@ -71,8 +70,8 @@ from sim.stats import (
     QueueReport,
     Report,
     Tally,
+    half_width,
     half_widths,
-    student_t975,
 )
 from sim.traffic import Traffic
 
@@ -681,10 +680,7 @@ class Simulation:
         names = sorted(set(strategies.values()))
         overall = self._queue_report("(all)", ",".join(names), grand, overall_batches,
                                      sum(self.in_progress.values()), ivr_overall)
-        agent_ci = {}
-        for aid, values in self.agent_batches.items():
-            agent_ci[aid] = (student_t975(len(values) - 1) * statistics.stdev(values)
-                             / math.sqrt(len(values))) if len(values) > 1 else math.nan
+        agent_ci = {aid: half_width(values) for aid, values in self.agent_batches.items()}
         return Report(
             scenario=sc.name, strategy=",".join(names), seed=sc.seed, calls=calls,
             simulated_s=end - self.t0, measured_s=max(0.0, end - warm_end), wall_s=wall,

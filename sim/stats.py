@@ -29,11 +29,12 @@ Conventions, the same everywhere (and in ``docs/scenarios.md``):
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
-__all__ = ["IVR_FIGURES", "IvrTally", "QueueReport", "Report", "Tally", "student_t975"]
+__all__ = [
+    "IVR_FIGURES", "IvrTally", "QueueReport", "Report", "Tally", "half_width", "student_t975",
+]
 
 #: Student's t, two-sided 95%, for 1..30 degrees of freedom.
 _T975 = (
@@ -152,14 +153,20 @@ def half_widths(batches: Iterable[Tally | IvrTally],
         for key, value in tally.figures().items():
             if not math.isnan(value):
                 per[key].append(value)
-    out = {}
-    for key, values in per.items():
-        if len(values) < 2:
-            out[key] = math.nan
-        else:
-            out[key] = student_t975(len(values) - 1) * statistics.stdev(values) / math.sqrt(
-                len(values))
-    return out
+    return {key: half_width(values) for key, values in per.items()}
+
+
+def half_width(values: Sequence[float]) -> float:
+    """The 95% half-width of the mean of ``values`` (batch means), NaN for fewer than two.
+
+    In floats, two passes with ``math.fsum``: ``statistics.stdev`` is exact, with fractions, and
+    the per-agent half-widths of a 1,000-agent run took 3% of its time that way."""
+    n = len(values)
+    if n < 2:
+        return math.nan
+    mean = math.fsum(values) / n
+    spread = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    return student_t975(n - 1) * spread / math.sqrt(n)
 
 
 @dataclass(frozen=True, slots=True)
