@@ -106,7 +106,9 @@ _DAY = 86_400.0
 VOICEMAIL_S = 30.0
 #: How often to look again whether an agent whose break fell during a call has started it.
 _BREAK_POLL_S = 5.0
-_BUSY = ("reserved", "ringing", "on_call", "wrap_up")
+#: The states an agent is busy in (for occupancy); staffed is busy plus READY.
+_BUSY: Final = (AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
+_READY: Final = AgentState.READY
 
 
 class Simulation:
@@ -610,11 +612,19 @@ class Simulation:
                self._wrap_cap.get(key, 0.0))
 
     def _agent_totals(self, now: float) -> dict[str, tuple[float, float]]:
+        """Each agent's busy and staffed seconds so far. Read off the machine's own accounts
+        (``time_in_states`` without the dict of names it builds): this runs for every agent at
+        every batch boundary."""
         totals = {}
         for aid, agent in self.sb.agents.items():
-            spent = agent.time_in_states(now)
-            busy = sum(spent.get(s, 0.0) for s in _BUSY)
-            totals[aid] = (busy, busy + spent.get("ready", 0.0))
+            closed = agent.time_in
+            state = agent.state
+            open_s = now - agent.since
+            busy = 0.0
+            for s in _BUSY:
+                busy += closed.get(s, 0.0) + open_s if s is state else closed.get(s, 0.0)
+            ready = closed.get(_READY, 0.0) + open_s if state is _READY else closed.get(_READY, 0.0)
+            totals[aid] = (busy, busy + ready)
         return totals
 
     def _mark_agents(self, now: float, *, start: bool = False) -> None:
