@@ -50,6 +50,7 @@ from cti.core import (
     Switchboard,
     WrapUpDone,
 )
+from cti.core.agent import BUSY
 from cti.core.commands import (
     CancelOffer,
     ConnectAgent,
@@ -106,8 +107,9 @@ _DAY = 86_400.0
 VOICEMAIL_S = 30.0
 #: How often to look again whether an agent whose break fell during a call has started it.
 _BREAK_POLL_S = 5.0
-#: The states an agent is busy in (for occupancy); staffed is busy plus READY.
-_BUSY: Final = (AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
+#: The states an agent is busy in (for occupancy), in a fixed order so that the sums are
+#: repeatable (``BUSY`` is a set); staffed is busy plus READY.
+_BUSY: Final = tuple(s for s in AgentState if s in BUSY)
 _READY: Final = AgentState.READY
 
 
@@ -612,19 +614,14 @@ class Simulation:
                self._wrap_cap.get(key, 0.0))
 
     def _agent_totals(self, now: float) -> dict[str, tuple[float, float]]:
-        """Each agent's busy and staffed seconds so far. Read off the machine's own accounts
-        (``time_in_states`` without the dict of names it builds): this runs for every agent at
-        every batch boundary."""
+        """Each agent's busy and staffed seconds so far (this runs for every agent at every
+        batch boundary, so state by state rather than through ``time_in_states``)."""
         totals = {}
         for aid, agent in self.sb.agents.items():
-            closed = agent.time_in
-            state = agent.state
-            open_s = now - agent.since
             busy = 0.0
-            for s in _BUSY:
-                busy += closed.get(s, 0.0) + open_s if s is state else closed.get(s, 0.0)
-            ready = closed.get(_READY, 0.0) + open_s if state is _READY else closed.get(_READY, 0.0)
-            totals[aid] = (busy, busy + ready)
+            for state in _BUSY:
+                busy += agent.seconds_in(state, now)
+            totals[aid] = (busy, busy + agent.seconds_in(_READY, now))
         return totals
 
     def _mark_agents(self, now: float, *, start: bool = False) -> None:

@@ -94,6 +94,12 @@ class TimedMachine(Machine[S, I]):
             self.state = nxt
         return prev
 
+    def seconds_in(self, state: S, now: float) -> float:
+        """Seconds spent in ``state`` so far, the current period included (what
+        ``time_in_states`` gives for it, without building the dict of every state)."""
+        closed = self.time_in.get(state, 0.0)
+        return closed + (now - self.since) if state is self.state else closed
+
     def time_in_states(self, now: float) -> dict[str, float]:
         # ``_name_``, not ``name``: in 3.11 the latter is a Python descriptor, and the simulator
         # reads every agent's times at every batch boundary.
