@@ -41,6 +41,7 @@ NATIVE = (
     "acd/router.py",
     "sim/traffic.py",
     "sim/stats.py",
+    "sim/run_statistics.py",
     "sim/runner.py",
 )
 

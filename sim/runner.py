@@ -20,6 +20,7 @@ themselves, and the PBX's and phones' parts as methods of the run, which the com
 callers do in the flow (prompts' lengths, keys, hanging up, lookups' answers) is
 ``sim.ivr_callers``'s; the flow itself runs in the switchboard, as in the daemon. A scenario
 without a flow runs exactly as before: the IVR costs it one test per arrival and per park.
+What the run counts, and the report made of it, are ``sim.run_statistics``'s.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ from cti.core import (
     Switchboard,
     WrapUpDone,
 )
-from cti.core.agent import BUSY
 from cti.core.commands import (
     CancelOffer,
     ConnectAgent,
@@ -64,16 +64,9 @@ from cti.core.notifications import AgentStateChanged, CallEnded, Notification
 from cti.core.records import CallRecord
 from sim.distributions import Fixed
 from sim.ivr_callers import IvrCallers
+from sim.run_statistics import RunStatistics
 from sim.scenario import AgentGroup, Scenario, customer_record
-from sim.stats import (
-    IVR_FIGURES,
-    IvrTally,
-    QueueReport,
-    Report,
-    Tally,
-    half_width,
-    half_widths,
-)
+from sim.stats import Report
 from sim.traffic import Traffic
 
 __all__ = ["Simulation", "run"]
@@ -99,18 +92,12 @@ _BATCH: Final = 13
 _IVR: Final = 14
 #: Where a caller in the flow's menus can be: in the flow, or in line (after its max wait).
 _AT_A_MENU = frozenset({CallState.IN_IVR, CallState.QUEUED})
-#: The tally key of calls that ended in the IVR flow without any queue chosen.
-NO_QUEUE = "(no queue)"
 
 _DAY = 86_400.0
 #: How long a caller spends leaving a voicemail.
 VOICEMAIL_S = 30.0
 #: How often to look again whether an agent whose break fell during a call has started it.
 _BREAK_POLL_S = 5.0
-#: The states an agent is busy in (for occupancy), in a fixed order so that the sums are
-#: repeatable (``BUSY`` is a set); staffed is busy plus READY.
-_BUSY: Final = tuple(s for s in AgentState if s in BUSY)
-_READY: Final = AgentState.READY
 
 
 class Simulation:
@@ -137,37 +124,15 @@ class Simulation:
         notify: tuple[type[Notification], ...] = (
             (CallEnded, AgentStateChanged) if keep_states else (CallEnded,))
         self.sb = Switchboard(scenario.config, now=self.t0, notify=notify)
-        n_batches = scenario.batches
-        self.queue_names = [q.name for q in scenario.config.queues]
-        #: tallies[batch][queue]
-        self.tallies = [{q: Tally() for q in self.queue_names} for _ in range(n_batches)]
-        self.in_progress = dict.fromkeys(self.queue_names, 0)
-        self._sl = {q.name: q.service_level_s for q in scenario.config.queues}
-        self._wrap_cap = {q.name: q.wrap_up_s for q in scenario.config.queues}
         self._groups: dict[str, AgentGroup] = {
             a: g for g in scenario.groups for a in g.agent_ids
         }
-        self._agent_queues = {a.agent_id: a.queues for a in scenario.config.agents}
-        #: Busy and staffed seconds per agent at the start of the current batch.
-        self._agent_marks: dict[str, tuple[float, float]] = {}
-        self._agent_start: dict[str, tuple[float, float]] = {}
-        self._agent_final: dict[str, tuple[float, float]] = {}
-        #: [busy, staffed] seconds of all agents, each counted once, per batch.
-        self.batch_occupancy = [[0.0, 0.0] for _ in range(n_batches)]
-        #: agent -> its occupancy in each closed batch (for the per-agent half-widths).
-        self.agent_batches: dict[str, list[float]] = {}
         self.callers: IvrCallers | None = None
-        #: ivr_tallies[batch][queue], queues and ``NO_QUEUE``; empty without a flow.
-        self.ivr_tallies: list[dict[str, IvrTally]] = []
         flow, plan = scenario.ivr, scenario.ivr_callers
         if flow is not None and plan is not None:
             self.callers = IvrCallers(plan, flow, scenario.call_types,
                                       lambda number: customer_record(scenario, number))
-            self.ivr_tallies = [{q: IvrTally() for q in [*self.queue_names, NO_QUEUE]}
-                                for _ in range(n_batches)]
-            # Calls refused before the flow (trunk full, blacklisted) count overall only.
-            for batch in self.tallies:
-                batch[NO_QUEUE] = Tally()
+        self.stats = RunStatistics(scenario, ivr=self.callers is not None)
         # The state of the run, shared by the loop in ``run`` and the simulated PBX's methods.
         #: What the outside world will do next: (time, sequence, event code, a, b).
         self._heap: list[tuple[float, int, int, Any, Any]] = []
@@ -218,6 +183,7 @@ class Simulation:
         offers = self._offers
         wrapping = self._wrapping
         agents = sb.agents
+        stats = self.stats
         seqs = self._seqs
         wrap_up = AgentState.WRAP_UP  # a local: an Enum member is a slow attribute to read
 
@@ -242,7 +208,7 @@ class Simulation:
                     first = day0 + at if day0 + at >= t0 else day0 + at + _DAY
                     self._push(first, _BREAK, aid, (first, secs, reason))
         if warm_end <= t0:
-            self._mark_agents(t0, start=True)
+            stats.mark_agents(agents, t0, start=True)
         if batch_len is not None:  # by time: batch k closes at its end, the last at the horizon
             for k in range(1, n_batches + 1):
                 self._push(warm_end + k * batch_len, _BATCH, k)
@@ -250,8 +216,8 @@ class Simulation:
                 self._push(warm_end, _BATCH, 0)
         self._push(arrivals(t0, crng), _ARRIVE)
 
-        in_progress = self.in_progress
-        tallies = self.tallies
+        in_progress = stats.in_progress
+        tallies = stats.tallies
         n_arrived = 0  # calls arrived after the warm-up
         n_total = 0
         arrivals_open = True
@@ -277,10 +243,10 @@ class Simulation:
                 elif per_batch is not None:  # by calls: the batch changes on an arrival
                     if batch < 0:
                         batch = 0
-                        self._mark_agents(now, start=True)
+                        stats.mark_agents(agents, now, start=True)
                     k = int(n_arrived / per_batch)
                     if k != batch:
-                        self._close_batch(batch, now)
+                        stats.close_batch(batch, agents, now)
                         batch = k
                     cb = batch
                     n_arrived += 1
@@ -326,7 +292,7 @@ class Simulation:
                 if measure_calls is not None and n_arrived >= measure_calls:
                     arrivals_open = False
                     drain_until = now + sc.drain_s
-                    self._close_batch(batch, now)  # the measured period ends here
+                    stats.close_batch(batch, agents, now)  # the measured period ends here
                 else:
                     heappush(heap, (arrivals(now, crng), next(seqs), _ARRIVE, None, None))
             elif code == _TALK_END:
@@ -388,7 +354,8 @@ class Simulation:
         if progress is not None:
             progress(1.0)
         wall = time.perf_counter() - started
-        return self._report(end, warm_end, wall, n_arrived)
+        return stats.report(start=t0, end=end, warm_end=warm_end, wall=wall, calls=n_arrived,
+                            stale_events=sb.stale_events)
 
     # -- the simulated PBX and phones -------------------------------------------------------
 
@@ -424,8 +391,9 @@ class Simulation:
         info[6] = still
         cb = info[3]
         if cb >= 0:
-            self.in_progress[queue] += 1
-            self.tallies[cb][queue].seen_waiting += self.sb.router.waiting(queue) - still
+            stats = self.stats
+            stats.in_progress[queue] += 1
+            stats.tallies[cb][queue].seen_waiting += self.sb.router.waiting(queue) - still
         if patience is not None:
             self._push(now + patience, _ABANDON, cid)
 
@@ -501,6 +469,14 @@ class Simulation:
             self._timer_at = d
             self._push(d, _TIMER)
 
+    def _ended(self, rec: CallRecord, info: list[Any]) -> None:
+        """A call ended: kept if asked, forgotten by the IVR's callers, tallied."""
+        if self.keep_records:
+            self.records.append(rec)
+        if self.callers is not None:
+            self.callers.forget(rec.call_id)
+        self.stats.ended(rec, info)
+
     # -- rare events (not worth a place in the inner dispatch) ------------------------------
 
     def _rare(self, code: int, a: Any, b: Any, now: float) -> None:
@@ -557,193 +533,10 @@ class Simulation:
             play(out.commands, out.notifications, now)
         elif code == _BATCH:
             if a == 0:
-                self._mark_agents(now, start=True)
+                self.stats.mark_agents(sb.agents, now, start=True)
             else:
-                self._close_batch(a - 1, now)
-
-    # -- statistics ------------------------------------------------------------------------
-
-    def _ended(self, rec: CallRecord, info: list[Any]) -> None:
-        """The tally of an ended call into its batch and queue (it runs once per call)."""
-        if self.keep_records:
-            self.records.append(rec)
-        if self.callers is not None:
-            self._ivr_ended(self.callers, rec, info)
-            return
-        batch: int = info[3]
-        if batch < 0:
-            return
-        queue: str = info[0].queue
-        self.in_progress[queue] -= 1
-        _count(self.tallies[batch][queue], rec, info, self._sl[queue], self._wrap_cap[queue])
-
-    def _ivr_ended(self, callers: IvrCallers, rec: CallRecord, info: list[Any]) -> None:
-        """``_ended`` for a scenario with an IVR flow: the IVR figures of every call that
-        entered the flow, and the queue figures of the calls it handed to a queue, in the
-        first such queue (``info[7]``)."""
-        callers.forget(rec.call_id)
-        batch: int = info[3]
-        if batch < 0:
-            return
-        queue: str | None = info[7]
-        service_level = self._sl
-        disp = rec.disposition
-        phases = rec.phases
-        spent, entered = 0.0, False
-        for i, phase in enumerate(phases):
-            if phase.state == "in-ivr":  # the last phase is "ended", so a next one exists
-                entered = True
-                spent += phases[i + 1].at - phase.at
-        if entered:
-            chosen = rec.queue if rec.queue in service_level else NO_QUEUE
-            it = self.ivr_tallies[batch][queue or chosen]
-            it.entered += 1
-            it.time_s += spent
-            if disp == "self-service":
-                it.self_service += 1
-            elif disp == "ivr-failed":
-                it.failed += 1
-            elif disp == "ivr-abandoned":
-                it.abandoned += 1
-            if queue is None:
-                return  # it ended in the flow: no queue's figures
-        if queue is not None:
-            self.in_progress[queue] -= 1
-        key = queue or ""
-        _count(self.tallies[batch][queue or NO_QUEUE], rec, info, service_level.get(key, 0.0),
-               self._wrap_cap.get(key, 0.0))
-
-    def _agent_totals(self, now: float) -> dict[str, tuple[float, float]]:
-        """Each agent's busy and staffed seconds so far (this runs for every agent at every
-        batch boundary, so state by state rather than through ``time_in_states``)."""
-        totals = {}
-        for aid, agent in self.sb.agents.items():
-            busy = 0.0
-            for state in _BUSY:
-                busy += agent.seconds_in(state, now)
-            totals[aid] = (busy, busy + agent.seconds_in(_READY, now))
-        return totals
-
-    def _mark_agents(self, now: float, *, start: bool = False) -> None:
-        self._agent_marks = self._agent_totals(now)
-        if start:
-            self._agent_start = dict(self._agent_marks)
-
-    def _close_batch(self, batch: int, now: float) -> None:
-        """Book the agents' busy and staffed time since the batch began into its tallies."""
-        totals = self._agent_totals(now)
-        marks = self._agent_marks
-        tallies = self.tallies[batch]
-        occupancy = self.batch_occupancy[batch]
-        for aid, (busy, staffed) in totals.items():
-            b0, s0 = marks.get(aid, (0.0, 0.0))
-            occupancy[0] += busy - b0
-            occupancy[1] += staffed - s0
-            if staffed > s0:
-                self.agent_batches.setdefault(aid, []).append((busy - b0) / (staffed - s0))
-            for q in self._agent_queues.get(aid, ()):
-                t = tallies[q]
-                t.busy_s += busy - b0
-                t.staffed_s += staffed - s0
-        self._agent_marks = totals
-        self._agent_final = totals
-
-    def _report(self, end: float, warm_end: float, wall: float, calls: int) -> Report:
-        sc = self.scenario
-        strategies = sc.strategies
-        queues = {}
-        agent_busy = {}
-        for aid, (busy, staffed) in self._agent_final.items():
-            b0, s0 = self._agent_start.get(aid, (0.0, 0.0))
-            agent_busy[aid] = (busy - b0) / (staffed - s0) if staffed > s0 else math.nan
-        overall_batches = []
-        for batch, (busy, staffed) in zip(self.tallies, self.batch_occupancy, strict=True):
-            total = Tally()
-            for t in batch.values():
-                total.add(t)
-            # Overall occupancy counts each agent once, not once per queue they serve.
-            total.busy_s, total.staffed_s = busy, staffed
-            overall_batches.append(total)
-        ivr = self.ivr_tallies
-        for name in self.queue_names:
-            per = [b[name] for b in self.tallies]
-            total = Tally()
-            for t in per:
-                total.add(t)
-            queues[name] = self._queue_report(name, strategies[name], total, per,
-                                              self.in_progress[name],
-                                              [b[name] for b in ivr] if ivr else None)
-        grand = Tally()
-        for t in overall_batches:
-            grand.add(t)
-        ivr_overall = None
-        if ivr:
-            ivr_overall = []
-            for batch_ivr in ivr:
-                all_ivr = IvrTally()
-                for it in batch_ivr.values():
-                    all_ivr.add(it)
-                ivr_overall.append(all_ivr)
-        names = sorted(set(strategies.values()))
-        overall = self._queue_report("(all)", ",".join(names), grand, overall_batches,
-                                     sum(self.in_progress.values()), ivr_overall)
-        agent_ci = {aid: half_width(values) for aid, values in self.agent_batches.items()}
-        return Report(
-            scenario=sc.name, strategy=",".join(names), seed=sc.seed, calls=calls,
-            simulated_s=end - self.t0, measured_s=max(0.0, end - warm_end), wall_s=wall,
-            batches=sc.batches, overall=overall,
-            queues=queues, agents=agent_busy, agents_ci95=agent_ci,
-            stale_events=self.sb.stale_events,
-        )
-
-    @staticmethod
-    def _queue_report(
-        name: str, strategy: str, total: Tally, per: list[Tally], in_progress: int,
-        ivr_per: list[IvrTally] | None = None,
-    ) -> QueueReport:
-        figures, ci95 = total.figures(), half_widths(per)
-        counts = None
-        if ivr_per is not None:
-            ivr_total = IvrTally()
-            for it in ivr_per:
-                ivr_total.add(it)
-            figures.update(ivr_total.figures())
-            ci95.update(half_widths(ivr_per, IVR_FIGURES))
-            counts = ivr_total.counts()
-        return QueueReport(
-            name=name, strategy=strategy, offered=total.offered + in_progress,
-            answered=total.answered, abandoned=total.abandoned, blocked=total.blocked,
-            rejected=total.rejected, diverted=total.diverted, in_progress=in_progress,
-            figures=figures, ci95=ci95, ivr=counts,
-        )
-
+                self.stats.close_batch(a - 1, sb.agents, now)
 
 def run(scenario: Scenario, **kwargs: Any) -> Report:
     """Run ``scenario`` once and return its report."""
     return Simulation(scenario, **kwargs).run()
-
-
-def _count(t: Tally, rec: CallRecord, info: list[Any], service_level_s: float,
-           wrap_cap_s: float) -> None:
-    """One ended call in its queue's tally (``info`` is the runner's per-call list:
-    ``info[2]`` the drawn wrap-up, ``info[6]`` whether it waited)."""
-    t.offered += 1
-    disp = rec.disposition
-    wait = rec.wait_s
-    if info[6]:
-        t.waited += 1
-    if disp == "answered" and rec.answered_at is not None:
-        t.answered += 1
-        t.wait_answered_s += wait
-        if wait <= service_level_s:
-            t.answered_in_sl += 1
-        t.handle_s += rec.talk_s + min(info[2], wrap_cap_s)
-    elif disp == "abandoned":
-        t.abandoned += 1
-        t.wait_abandoned_s += wait
-    elif disp == "blocked":
-        t.blocked += 1
-    elif disp == "rejected":
-        t.rejected += 1
-    else:
-        t.diverted += 1
