@@ -39,6 +39,7 @@ NATIVE = (
     "acd/strategy.py",
     "acd/strategies.py",
     "acd/router.py",
+    "sim/event_queue.py",
     "sim/traffic.py",
     "sim/stats.py",
     "sim/run_statistics.py",

@@ -3,6 +3,7 @@ breaks, patience, trunks, callbacks and voicemail, and flat memory."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -226,6 +227,24 @@ def test_memory_stays_flat() -> None:
         tracemalloc.stop()
         peaks.append(peak)
     assert peaks[1] < 1.3 * peaks[0], peaks
+
+
+def test_the_heap_is_set_aside_for_the_run_and_given_back() -> None:
+    """During a run the process's earlier objects are frozen out of the collector's scans;
+    afterwards the freeze is undone, and a freeze the caller made is left alone."""
+    seen: list[int] = []
+    assert gc.get_freeze_count() == 0
+    Simulation(scenario(calls=500), progress=lambda _: seen.append(gc.get_freeze_count())).run()
+    assert seen  # the run reported progress
+    assert min(seen) > 0  # frozen throughout the run
+    assert gc.get_freeze_count() == 0  # and given back
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        run(scenario(calls=500))
+        assert gc.get_freeze_count() == frozen  # the caller's freeze is kept
+    finally:
+        gc.unfreeze()
 
 
 def test_kept_records_do_grow() -> None:
