@@ -230,14 +230,19 @@ def test_memory_stays_flat() -> None:
 
 
 def test_the_heap_is_set_aside_for_the_run_and_given_back() -> None:
-    """During a run the process's earlier objects are frozen out of the collector's scans;
-    afterwards the freeze is undone, and a freeze the caller made is left alone."""
-    seen: list[int] = []
+    """During a run the process's earlier objects are frozen out of the collector's scans and
+    young collections are rarer; afterwards both are undone, and a freeze the caller made is
+    left alone."""
+    seen: list[tuple[int, tuple[int, int, int]]] = []
     assert gc.get_freeze_count() == 0
-    Simulation(scenario(calls=500), progress=lambda _: seen.append(gc.get_freeze_count())).run()
+    thresholds = gc.get_threshold()
+    Simulation(scenario(calls=500),
+               progress=lambda _: seen.append((gc.get_freeze_count(), gc.get_threshold()))).run()
     assert seen  # the run reported progress
-    assert min(seen) > 0  # frozen throughout the run
+    assert min(frozen for frozen, _ in seen) > 0  # frozen throughout the run
+    assert {during for _, during in seen} == {(10_000, 50, 100)}
     assert gc.get_freeze_count() == 0  # and given back
+    assert gc.get_threshold() == thresholds
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
