@@ -40,6 +40,7 @@ NATIVE = (
     "acd/strategies.py",
     "acd/router.py",
     "sim/event_queue.py",
+    "sim/live_call.py",
     "sim/traffic.py",
     "sim/stats.py",
     "sim/run_statistics.py",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from cti.core.agent import BUSY, Agent, AgentState
 from cti.core.records import CallRecord
+from sim.live_call import LiveCall
 from sim.scenario import Scenario
 from sim.stats import (
     IVR_FIGURES,
@@ -65,26 +66,28 @@ class RunStatistics:
             for batch in self.tallies:
                 batch[NO_QUEUE] = Tally()
 
-    def ended(self, rec: CallRecord, info: list[Any]) -> None:
+    def ended(self, rec: CallRecord, info: LiveCall) -> None:
         """The tally of an ended call into its batch and queue (it runs once per call)."""
         if self.ivr:
             self._ivr_ended(rec, info)
             return
-        batch: int = info[3]
+        batch = info.batch
         if batch < 0:
             return
-        queue: str = info[0].queue
+        call_type = info.call_type
+        assert call_type is not None  # a call without an IVR flow has its type from arrival
+        queue = call_type.queue
         self.in_progress[queue] -= 1
         _count(self.tallies[batch][queue], rec, info, self._sl[queue], self._wrap_cap[queue])
 
-    def _ivr_ended(self, rec: CallRecord, info: list[Any]) -> None:
+    def _ivr_ended(self, rec: CallRecord, info: LiveCall) -> None:
         """``ended`` for a scenario with an IVR flow: the IVR figures of every call that
         entered the flow, and the queue figures of the calls it handed to a queue, in the
-        first such queue (``info[7]``)."""
-        batch: int = info[3]
+        first such queue (``info.queue``)."""
+        batch = info.batch
         if batch < 0:
             return
-        queue: str | None = info[7]
+        queue = info.queue
         service_level = self._sl
         disp = rec.disposition
         phases = rec.phases
@@ -223,21 +226,20 @@ class RunStatistics:
         )
 
 
-def _count(t: Tally, rec: CallRecord, info: list[Any], service_level_s: float,
+def _count(t: Tally, rec: CallRecord, info: LiveCall, service_level_s: float,
            wrap_cap_s: float) -> None:
-    """One ended call in its queue's tally (``info`` is the runner's per-call list:
-    ``info[2]`` the drawn wrap-up, ``info[6]`` whether it waited)."""
+    """One ended call in its queue's tally (``info``: what the runner kept of it)."""
     t.offered += 1
     disp = rec.disposition
     wait = rec.wait_s
-    if info[6]:
+    if info.queued:
         t.waited += 1
     if disp == "answered" and rec.answered_at is not None:
         t.answered += 1
         t.wait_answered_s += wait
         if wait <= service_level_s:
             t.answered_in_sl += 1
-        t.handle_s += rec.talk_s + min(info[2], wrap_cap_s)
+        t.handle_s += rec.talk_s + min(info.wrap, wrap_cap_s)
     elif disp == "abandoned":
         t.abandoned += 1
         t.wait_abandoned_s += wait

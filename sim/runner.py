@@ -64,6 +64,7 @@ from cti.core.records import CallRecord
 from sim.distributions import Fixed
 from sim.event_queue import EventQueue
 from sim.ivr_callers import IvrCallers
+from sim.live_call import LiveCall
 from sim.run_statistics import RunStatistics
 from sim.scenario import AgentGroup, Scenario, customer_record
 from sim.stats import Report
@@ -143,10 +144,8 @@ class Simulation:
         # The state of the run, shared by the loop in ``run`` and the simulated PBX's methods.
         #: What the outside world will do next, by time: (event code, a, b).
         self._due = EventQueue()
-        #: call id -> [call type, talk, wrap, batch (-1 in warm-up), answered agent or None,
-        #: caller still on the line, queued on arrival]; a call of an IVR flow has no type
-        #: until the flow hands it to a queue, and an eighth item: that queue (None until then)
-        self._live: dict[str, list[Any]] = {}
+        #: call id -> what the runner keeps of it until its record comes.
+        self._live: dict[str, LiveCall] = {}
         self._offers: dict[str, str] = {}  # call id -> agent being rung
         self._wrapping: dict[str, str] = {}  # agent -> call whose wrap-up they are in
         #: The switchboard's next deadline in the queue (inf: none pushed).
@@ -285,14 +284,14 @@ class Simulation:
                 if ivr_on:  # the flow decides the rest, from the caller's own stream
                     assert callers is not None
                     caller, seed = ivr_draw()
-                    live[cid] = [None, 0.0, 0.0, cb, None, True, False, None]
+                    live[cid] = LiveCall(None, 0.0, 0.0, cb)
                     callers.arrive(cid, seed)
                     out = sb.handle(CallArrived(
                         cid, caller, ivr_number, ivr_trunk, None, None, EMPTY, None), now)
                     self._play(out.commands, out.notifications, now)
                 else:
                     ct, caller, talk, wrap, patience = draw()  # everything about the call
-                    info = live[cid] = [ct, talk, wrap, cb, None, True, False]
+                    info = live[cid] = LiveCall(ct, talk, wrap, cb)
                     queue = ct.queue
                     if cb >= 0:
                         in_progress[queue] += 1
@@ -312,7 +311,7 @@ class Simulation:
                             queued = False
                     self._play(cmds, out.notifications, now)
                     if cid in live:  # not blocked or rejected on arrival
-                        info[6] = queued
+                        info.queued = queued
                         if patience is not None:
                             due.push(now + patience, _ABANDON, cid)
                 last_arrival = now
@@ -324,21 +323,21 @@ class Simulation:
                     due.push(arrivals(now, crng), _ARRIVE)
             elif code == _TALK_END:
                 ended_info = live.get(a)
-                if ended_info is None or not ended_info[5]:
+                if ended_info is None or not ended_info.on_line:
                     continue
                 info = ended_info
-                aid = info[4]
+                by = info.agent
                 out = sb.handle(CallHungUp(a, "normal"), now)
                 cmds, notes = out.commands, out.notifications
-                if aid is not None and agents[aid].state is wrap_up:
-                    wrap = info[2]
+                if by is not None and agents[by].state is wrap_up:
+                    wrap = info.wrap
                     if wrap <= 0:
-                        out2 = sb.handle(WrapUpDone(aid, None), now)
+                        out2 = sb.handle(WrapUpDone(by, None), now)
                         cmds += out2.commands
                         notes += out2.notifications
                     else:
-                        wrapping[aid] = a
-                        due.push(now + wrap, _WRAP_END, aid, a)
+                        wrapping[by] = a
+                        due.push(now + wrap, _WRAP_END, by, a)
                 self._play(cmds, notes, now)
             elif code == _ANSWER:
                 if offers.get(a) != b:
@@ -352,7 +351,8 @@ class Simulation:
                 self._play(out.commands, out.notifications, now)
             elif code == _ABANDON:
                 waiting_info = live.get(a)
-                if waiting_info is None or waiting_info[4] is not None or not waiting_info[5]:
+                if (waiting_info is None or waiting_info.agent is not None
+                        or not waiting_info.on_line):
                     continue  # answered, ended, or the caller already left (a callback)
                 out = sb.handle(CallHungUp(a, "normal"), now)
                 offers.pop(a, None)
@@ -394,9 +394,9 @@ class Simulation:
         del self._offers[cid]
         out = self.sb.handle(AgentLegAnswered(cid, aid), now)
         info = self._live[cid]
-        info[4] = aid
-        info[5] = True  # for a callback, the customer was dialled and picked up
-        talk: float = info[1] * self._groups[aid].talk_scale
+        info.agent = aid
+        info.on_line = True  # for a callback, the customer was dialled and picked up
+        talk = info.talk * self._groups[aid].talk_scale
         self._due.push(now + talk, _TALK_END, cid)
         return out
 
@@ -406,17 +406,17 @@ class Simulation:
         callers = self.callers
         assert callers is not None
         call = self.sb.calls.get(cid)
-        if info is None or info[0] is not None or call is None or call.queue is None:
+        if info is None or info.call_type is not None or call is None or call.queue is None:
             return
         drawn = callers.handed(cid, call.queue)
         if drawn is None:
             return
         queue = call.queue
-        info[0], info[1], info[2], patience = drawn
-        info[7] = queue
+        info.call_type, info.talk, info.wrap, patience = drawn
+        info.queue = queue
         still = self.sb.router.call(cid) is not None  # no agent was offered it at once
-        info[6] = still
-        cb = info[3]
+        info.queued = still
+        cb = info.batch
         if cb >= 0:
             stats = self.stats
             stats.in_progress[queue] += 1
@@ -461,7 +461,7 @@ class Simulation:
                 elif kind is HangUp or kind is Redirect:
                     info = self._live.get(cmd.call_id)
                     if info is not None:
-                        info[5] = False  # the caller's leg is gone (a callback lives on)
+                        info.on_line = False  # the caller's leg is gone (a callback lives on)
                 elif kind is Record:
                     self._push(now + VOICEMAIL_S, _RECORDED, cmd.call_id)
                 elif kind is LookupCustomer:
@@ -496,7 +496,7 @@ class Simulation:
             self._timer_at = d
             self._push(d, _TIMER)
 
-    def _ended(self, rec: CallRecord, info: list[Any]) -> None:
+    def _ended(self, rec: CallRecord, info: LiveCall) -> None:
         """A call ended: kept if asked, forgotten by the IVR's callers, tallied."""
         if self.keep_records:
             self.records.append(rec)
