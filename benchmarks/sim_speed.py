@@ -9,6 +9,13 @@ built and tallied; the peers are ``benchmarks/peers.py``. Each figure is the med
 simulator only. Also measured: cti's speed at 10 and at 1,000 agents (occupancy 0.95), and the
 peak resident memory of one cti run of ``--memory-calls`` calls, in a child process.
 
+The agent-count sweep runs each of its runs in a fresh child process, as a user's ``cti sim``
+runs: it measures how the simulator scales with agents, not how it copes with the heap that
+SimPy's and Ciw's million calls left in this one (after them, in this process, objects are
+spread over a larger, fragmented heap, which costs a run with a thousand calls in progress more
+than one with ten). The same sweep in this process, after the peers, is reported beside it
+(``scale_1000_vs_10_after_peers``).
+
     python benchmarks/sim_speed.py [--json] [--calls N] [--repeat R] [--memory-calls N]
 """
 
@@ -60,6 +67,18 @@ def cti_rate(agents: int, erlang: float, calls: int, seed: int) -> float:
     return report.calls / report.wall_s
 
 
+def cti_rate_fresh(agents: int, erlang: float, calls: int, seed: int) -> float:
+    """``cti_rate`` in a child process of its own."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+        "from benchmarks.sim_speed import cti_rate\n"
+        f"print(cti_rate({agents}, {erlang!r}, {calls}, {seed}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
+                         capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
+
+
 def peer_rate(fn: object, agents: int, erlang: float, calls: int, seed: int) -> float:
     out = fn(agents, erlang / AHT, AHT, calls, seed)  # type: ignore[operator]
     return float(out["calls"]) / float(out["wall_s"])
@@ -97,14 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-calls", type=int, default=10_000_000)
     args = p.parse_args(argv)
     rates: dict[str, list[float]] = {"cti": [], "simpy": [], "ciw": [], "cti10": [],
-                                     "cti1000": []}
+                                     "cti1000": [], "cti10_here": [], "cti1000_here": []}
     for i in range(args.repeat):
         seed = i + 1
         rates["cti"].append(cti_rate(100, 95.0, args.calls, seed))
         rates["simpy"].append(peer_rate(run_simpy, 100, 95.0, args.calls, seed))
         rates["ciw"].append(peer_rate(run_ciw, 100, 95.0, args.calls, seed))
-        rates["cti10"].append(cti_rate(10, 9.5, args.sweep_calls, seed))
-        rates["cti1000"].append(cti_rate(1000, 950.0, args.sweep_calls, seed))
+        rates["cti10_here"].append(cti_rate(10, 9.5, args.sweep_calls, seed))
+        rates["cti1000_here"].append(cti_rate(1000, 950.0, args.sweep_calls, seed))
+        rates["cti10"].append(cti_rate_fresh(10, 9.5, args.sweep_calls, seed))
+        rates["cti1000"].append(cti_rate_fresh(1000, 950.0, args.sweep_calls, seed))
     med = {k: statistics.median(v) for k, v in rates.items()}
     result = {
         "cti_calls_per_s": round(med["cti"], 1),
@@ -115,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         "cti_10_agents_calls_per_s": round(med["cti10"], 1),
         "cti_1000_agents_calls_per_s": round(med["cti1000"], 1),
         "scale_1000_vs_10": round(med["cti1000"] / med["cti10"], 3),
+        "cti_10_agents_after_peers_calls_per_s": round(med["cti10_here"], 1),
+        "cti_1000_agents_after_peers_calls_per_s": round(med["cti1000_here"], 1),
+        "scale_1000_vs_10_after_peers": round(med["cti1000_here"] / med["cti10_here"], 3),
         "peak_rss_mib_10m": None,
         "calls": args.calls,
         "memory_calls": args.memory_calls,
@@ -128,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:30} {value}")
+            print(f"{key:40} {value}")
     return 0
 
 
