@@ -102,9 +102,10 @@ _BREAK_POLL_S = 5.0
 
 
 #: The collector's thresholds during a run: young collections every 10,000 allocations rather
-#: than 700, so that fewer of a call's objects are promoted while the call is still live (at
-#: 1,000 agents, under cachegrind with this machine's 2 MiB L2: 8% fewer L2 misses and 1% fewer
-#: instructions per call; a run makes little cyclic garbage, and what it makes waits longer).
+#: than 700. Each scans every young object, and with a thousand calls in progress most are
+#: still live, scanned again and again (at 1,000 agents, under cachegrind with this machine's
+#: 2 MiB L2: 8% fewer L2 misses and 1% fewer instructions per call; a run makes little cyclic
+#: garbage, and what it makes waits longer).
 _GC_THRESHOLDS: Final = (10_000, 50, 100)
 
 
@@ -167,7 +168,7 @@ class Simulation:
         # the run's length. The run's own objects are what its collections must scan: at a
         # thousand agents a call lives through a thousand arrivals, so its objects reach the
         # oldest generation and trigger full collections, which would otherwise walk the whole
-        # process each time (measured: 8% of the run's speed at 1,000 agents after a SimPy and
+        # process each time (measured: 7% of the run's speed at 1,000 agents after a SimPy and
         # a Ciw run in the same process, nothing at 10). A caller that froze the heap itself
         # (the daemon, ``cti.loop.settle_heap``) keeps its freeze: only a freeze made here is
         # undone. The caller's thresholds come back too.
