@@ -1,20 +1,24 @@
 """How the long-running processes run: a coroutine on uvloop when it is installed (a
 dependency on Linux), else on the standard loop; and the garbage collector's settings once
-start-up is over. The daemon, the demo and the simulated FreeSWITCH all run this way."""
+start-up is over. The daemon, the demo and the simulated FreeSWITCH all run this way. A bounded
+piece of work in a process that goes on (a simulation run) sets the collector for its length
+only (``heap_set_aside``)."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["run_loop", "settle_heap"]
+__all__ = ["heap_set_aside", "run_loop", "settle_heap"]
 
 T = TypeVar("T")
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    import asyncio  # noqa: PLC0415 - here, so that the simulator's import of this module is cheap
+
     try:
         import uvloop  # noqa: PLC0415 - optional: the standard loop works too
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
@@ -40,3 +44,24 @@ def settle_heap(thresholds: tuple[int, int, int]) -> None:
         gc.collect()
         gc.freeze()
     gc.set_threshold(*thresholds)
+
+
+@contextmanager
+def heap_set_aside(thresholds: tuple[int, int, int]) -> Iterator[None]:
+    """For the length of the block: what the process holds is out of the collector's scans
+    (``gc.freeze``), and it collects with ``thresholds``; afterwards both are as they were.
+
+    A caller that froze its heap itself (``settle_heap``) keeps its freeze: only a freeze made
+    here is undone, so whatever the block built stays scannable afterwards.
+    """
+    freeze = not gc.get_freeze_count()
+    before = gc.get_threshold()
+    if freeze:
+        gc.freeze()
+    gc.set_threshold(*thresholds)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        if freeze:
+            gc.unfreeze()

@@ -25,7 +25,6 @@ What the run counts, and the report made of it, are ``sim.run_statistics``'s.
 
 from __future__ import annotations
 
-import gc
 import math
 import random
 import time
@@ -61,6 +60,7 @@ from cti.core.commands import (
 )
 from cti.core.notifications import AgentStateChanged, CallEnded, Notification
 from cti.core.records import CallRecord
+from cti.loop import heap_set_aside
 from sim.distributions import Fixed
 from sim.event_queue import EventQueue
 from sim.ivr_callers import IvrCallers
@@ -169,20 +169,9 @@ class Simulation:
         # thousand agents a call lives through a thousand arrivals, so its objects reach the
         # oldest generation and trigger full collections, which would otherwise walk the whole
         # process each time (measured: 7% of the run's speed at 1,000 agents after a SimPy and
-        # a Ciw run in the same process, nothing at 10). A caller that froze the heap itself
-        # (the daemon, ``cti.loop.settle_heap``) keeps its freeze: only a freeze made here is
-        # undone. The caller's thresholds come back too.
-        freeze = not gc.get_freeze_count()
-        thresholds = gc.get_threshold()
-        if freeze:
-            gc.freeze()
-        gc.set_threshold(*_GC_THRESHOLDS)
-        try:
+        # a Ciw run in the same process, nothing at 10).
+        with heap_set_aside(_GC_THRESHOLDS):
             return self._run()
-        finally:
-            gc.set_threshold(*thresholds)
-            if freeze:
-                gc.unfreeze()
 
     def _run(self) -> Report:
         sc = self.scenario
