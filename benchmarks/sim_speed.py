@@ -67,16 +67,18 @@ def cti_rate(agents: int, erlang: float, calls: int, seed: int) -> float:
     return report.calls / report.wall_s
 
 
+def _in_child(code: str) -> str:
+    """The last word that ``code``, run in a fresh Python process of its own, prints."""
+    prelude = f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+    out = subprocess.run([sys.executable, "-c", prelude + code], check=True, cwd=ROOT,
+                         capture_output=True, text=True)
+    return out.stdout.split()[-1]
+
+
 def cti_rate_fresh(agents: int, erlang: float, calls: int, seed: int) -> float:
     """``cti_rate`` in a child process of its own."""
-    code = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
-        "from benchmarks.sim_speed import cti_rate\n"
-        f"print(cti_rate({agents}, {erlang!r}, {calls}, {seed}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
-                         capture_output=True, text=True)
-    return float(out.stdout.split()[-1])
+    return float(_in_child("from benchmarks.sim_speed import cti_rate\n"
+                           f"print(cti_rate({agents}, {erlang!r}, {calls}, {seed}))\n"))
 
 
 def peer_rate(fn: object, agents: int, erlang: float, calls: int, seed: int) -> float:
@@ -89,7 +91,7 @@ def peak_rss_mib(calls: int) -> float:
     # The child reports its own peak from /proc (VmHWM, reset by exec): ru_maxrss would carry
     # over the size of this process at the fork, which after the peers' runs is large.
     code = (
-        f"import sys, resource; sys.path.insert(0, {str(ROOT)!r})\n"
+        "import resource\n"
         "from benchmarks.sim_speed import scenario\n"
         "from sim.runner import run\n"
         f"run(scenario(100, 95.0, {calls}, 1))\n"
@@ -102,9 +104,7 @@ def peak_rss_mib(calls: int) -> float:
         "    pass\n"
         "print(kib)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
-                         capture_output=True, text=True)
-    return int(out.stdout.split()[-1]) / 1024
+    return int(_in_child(code)) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
